@@ -1,0 +1,1 @@
+"""Write side of the competency ledger: domain events, aggregates and the application service."""

@@ -1,0 +1,1599 @@
+"""The application service: the only way into the write side.
+
+Every command runs the same way (``_run``): check the caller, load the few small aggregates it
+touches, let them decide, save every new event in one transaction. A version conflict with a
+concurrent command is retried a bounded number of times; an idempotency key is saved with the
+command's own events, so a replay finds the first outcome and writes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Transcoding
+
+from ledger import access
+from ledger.domain import (
+    ApiToken,
+    Artifact,
+    CommandContext,
+    Credit,
+    EvidenceRef,
+    Experience,
+    Framework,
+    FrameworkDefinition,
+    IdempotencyRecord,
+    Judgment,
+    MentorNote,
+    Reflection,
+    Role,
+    Student,
+    User,
+)
+from ledger.domain.base import Actor, LedgerAggregate
+from ledger.domain.credit import check_basis_present
+from ledger.domain.evidence import EVIDENCE_KINDS
+from ledger.domain.user import idempotency_id, token_id_for
+from ledger.errors import (
+    ConcurrencyConflict,
+    EvidenceNotFound,
+    EvidenceOfAnotherStudent,
+    IdempotencyKeyReused,
+    InvalidBasis,
+    InvalidCommand,
+    LedgerError,
+    NotFound,
+    NotPermitted,
+)
+from ledger.store import StoreConfig, parse_database_url
+
+A = TypeVar("A", bound=LedgerAggregate)
+
+MAX_ATTEMPTS = 12
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a command did: the resource it made or changed, and the log position of its events
+    (wait for that position to read your own write)."""
+
+    value: dict[str, Any]
+    position: int | None
+    event_count: int = 0
+    replayed: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.value["id"]
+
+
+@dataclass
+class _Outcome:
+    save: list[LedgerAggregate | None]
+    value: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _plain(obj: Any) -> Any:
+    """Canonical JSON form of command arguments, for the idempotency fingerprint."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, (UUID, Decimal)):
+        return str(obj)
+    if isinstance(obj, (date, datetime)):
+        return obj.isoformat()
+    if hasattr(obj, "to_dict"):
+        return _plain(obj.to_dict())
+    return obj
+
+
+def fingerprint(command: str, args: dict[str, Any]) -> str:
+    body = json.dumps({"command": command, "args": _plain(args)}, sort_keys=True)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class LedgerApplication(Application):
+    """Commands of the competency ledger. Construct one per process."""
+
+    name = "CompetencyLedger"
+    env = {
+        "AGGREGATE_CACHE_MAXSIZE": "20000",
+        "AGGREGATE_CACHE_FASTFORWARD": "y",
+        "DEEPCOPY_FROM_AGGREGATE_CACHE": "y",
+    }
+    snapshotting_intervals = {Experience: 200, Student: 200}
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        database_url: str | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.store: StoreConfig | None = None
+        if database_url is not None:
+            self.store = parse_database_url(database_url)
+            env = {**self.store.env, **(env or {})}
+        super().__init__(env)
+        self.clock = clock
+
+    def register_transcodings(self, transcoder: Any) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    # ------------------------------------------------------------------ running commands
+    def context(self, actor: Actor, correlation_id: str | None = None) -> CommandContext:
+        return CommandContext(
+            actor=actor, recorded_at=self.clock(), correlation_id=correlation_id or uuid4().hex
+        )
+
+    def _run(
+        self,
+        command: str,
+        actor: Actor,
+        args: dict[str, Any],
+        decide: Callable[[CommandContext], _Outcome],
+        *,
+        idempotency_key: str | None,
+        correlation_id: str | None,
+    ) -> CommandResult:
+        record_id = fp = None
+        if idempotency_key is not None:
+            if not (0 < len(idempotency_key) <= 255):
+                raise InvalidCommand("an idempotency key has 1 to 255 characters")
+            record_id = idempotency_id(actor.user_id, idempotency_key)
+            fp = fingerprint(command, args)
+            replay = self._replay(record_id, command, fp)
+            if replay is not None:
+                return replay
+        for attempt in range(MAX_ATTEMPTS):
+            ctx = self.context(actor, correlation_id)
+            outcome = decide(ctx)
+            to_save = [a for a in outcome.save if a is not None]
+            if record_id is not None:
+                to_save.append(
+                    IdempotencyRecord._start(
+                        IdempotencyRecord.Recorded,
+                        ctx,
+                        id=record_id,
+                        command=command,
+                        fingerprint=fp,
+                        result=outcome.value,
+                    )
+                )
+            try:
+                recordings = self.save(*to_save)
+            except IntegrityError:
+                if record_id is not None:
+                    replay = self._replay(record_id, command, fp)
+                    if replay is not None:
+                        return replay
+                # Another command moved one of our streams on: decide again on fresh state.
+                time.sleep(min(0.2, 0.002 * 2**attempt) * random.random())
+                continue
+            position = max((r.notification.id for r in recordings), default=None)
+            return CommandResult(outcome.value, position, len(recordings))
+        raise ConcurrencyConflict(
+            f"{command}: the record kept changing under {MAX_ATTEMPTS} attempts; try again"
+        )
+
+    def _replay(self, record_id: UUID, command: str, fp: str | None) -> CommandResult | None:
+        try:
+            record = self.repository.get(record_id)
+        except AggregateNotFoundError:
+            return None
+        if record.command != command or record.fingerprint != fp:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was used for a different request; use a new key"
+            )
+        return CommandResult(
+            dict(record.result), self.recorder.max_notification_id(), 0, replayed=True
+        )
+
+    # ------------------------------------------------------------------ loading
+    def load(self, cls: type[A], ident: UUID | str, kind: str | None = None) -> A:
+        kind = kind or cls.__name__.lower()
+        try:
+            uid = ident if isinstance(ident, UUID) else UUID(str(ident))
+        except ValueError:
+            raise NotFound(kind, ident) from None
+        try:
+            agg = self.repository.get(uid)
+        except AggregateNotFoundError:
+            raise NotFound(kind, ident) from None
+        if not isinstance(agg, cls):
+            raise NotFound(kind, ident)
+        return agg
+
+    def exists(self, cls: type[LedgerAggregate], ident: UUID) -> bool:
+        try:
+            self.load(cls, ident)
+        except NotFound:
+            return False
+        return True
+
+    def student(self, student_id: UUID | str) -> Student:
+        return self.load(Student, student_id, "student")
+
+    def framework(self, framework_id: UUID | str) -> Framework:
+        return self.load(Framework, framework_id, "framework")
+
+    def experience(self, experience_id: UUID | str) -> Experience:
+        return self.load(Experience, experience_id, "experience")
+
+    def judgment(self, judgment_id: UUID | str) -> Judgment:
+        return self.load(Judgment, judgment_id, "judgment")
+
+    def credit(self, credit_id: UUID | str) -> Credit:
+        return self.load(Credit, credit_id, "credit")
+
+    def reflection(self, reflection_id: UUID | str) -> Reflection:
+        return self.load(Reflection, reflection_id, "reflection")
+
+    def user(self, user_id: UUID | str) -> User:
+        return self.load(User, user_id, "user")
+
+    # ------------------------------------------------------------------ users and tokens
+    def add_user(
+        self,
+        actor: Actor,
+        *,
+        role: Role,
+        name: str,
+        student_id: UUID | None = None,
+        external_id: str | None = None,
+        user_id: UUID | None = None,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> tuple[CommandResult, str]:
+        """Registers a user and issues their first token. The token is returned once, here."""
+        access.require_role(actor, Role.ADMIN, Role.SYSTEM)
+        token = "clt_" + secrets.token_urlsafe(32)
+
+        def decide(ctx: CommandContext) -> _Outcome:
+            sid = self.student(student_id).id if student_id is not None else None
+            uid = user_id or uuid4()
+            user = User.register(
+                ctx,
+                user_id=uid,
+                role=role,
+                name=name,
+                student_id=sid,
+                external_id=external_id,
+            )
+            tok = ApiToken.issue(ctx, token=token, user_id=uid)
+            return _Outcome([user, tok], {"id": str(uid), "kind": "user", "role": str(role)})
+
+        args = {
+            "role": role,
+            "name": name,
+            "student_id": student_id,
+            "external_id": external_id,
+            "user_id": user_id,
+        }
+        result = self._run(
+            "add_user",
+            actor,
+            args,
+            decide,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+        return result, ("" if result.replayed else token)
+
+    def issue_token(self, actor: Actor, user_id: UUID) -> tuple[CommandResult, str]:
+        access.require_role(actor, Role.ADMIN, Role.SYSTEM)
+        token = "clt_" + secrets.token_urlsafe(32)
+
+        def decide(ctx: CommandContext) -> _Outcome:
+            self.user(user_id)
+            tok = ApiToken.issue(ctx, token=token, user_id=user_id)
+            return _Outcome([tok], {"id": str(user_id), "kind": "user"})
+
+        result = self._run(
+            "issue_token",
+            actor,
+            {"user_id": user_id},
+            decide,
+            idempotency_key=None,
+            correlation_id=None,
+        )
+        return result, token
+
+    def authenticate(self, token: str) -> Actor | None:
+        """The actor a bearer token stands for, or None for an unknown, revoked or idle token."""
+        if not token or len(token) > 200:
+            return None
+        try:
+            tok = self.repository.get(token_id_for(token))
+        except AggregateNotFoundError:
+            return None
+        if not isinstance(tok, ApiToken) or tok.revoked:
+            return None
+        try:
+            user = self.user(tok.user_id)
+        except NotFound:
+            return None
+        if not user.active:
+            return None
+        return Actor(str(user.id), user.role, user.student_id)
+
+    # ------------------------------------------------------------------ frameworks
+    def publish_framework(
+        self,
+        actor: Actor,
+        definition: FrameworkDefinition,
+        *,
+        framework_id: UUID | None = None,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        access.require_role(actor, Role.ADMIN, Role.SYSTEM)
+
+        def decide(ctx: CommandContext) -> _Outcome:
+            fid = framework_id or uuid4()
+            fw = Framework.publish(ctx, fid, definition)
+            return _Outcome([fw], {"id": str(fid), "kind": "framework", "revision": 1})
+
+        return self._run(
+            "publish_framework",
+            actor,
+            {"definition": definition, "framework_id": framework_id},
+            decide,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+
+    def revise_framework(
+        self,
+        actor: Actor,
+        framework_id: UUID,
+        definition: FrameworkDefinition,
+        reason: str,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        access.require_role(actor, Role.ADMIN, Role.SYSTEM)
+
+        def decide(ctx: CommandContext) -> _Outcome:
+            fw = self.framework(framework_id)
+            changes = fw.revise(ctx, definition, reason)
+            return _Outcome(
+                [fw],
+                {
+                    "id": str(framework_id),
+                    "kind": "framework",
+                    "revision": fw.revision,
+                    "changes": changes,
+                },
+            )
+
+        return self._run(
+            "revise_framework",
+            actor,
+            {"framework_id": framework_id, "definition": definition, "reason": reason},
+            decide,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+
+    # ------------------------------------------------------------------ students
+    def enroll_student(
+        self,
+        actor: Actor,
+        *,
+        local_id: str,
+        given_name: str,
+        family_name: str,
+        grade_level: str,
+        cohort: int,
+        school_code: str,
+        state_student_id: str | None = None,
+        enrolled_on: date | None = None,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        access.require_role(actor, Role.REGISTRAR, Role.ADMIN, Role.SYSTEM)
+        args = dict(
+            local_id=local_id,
+            given_name=given_name,
+            family_name=family_name,
+            grade_level=grade_level,
+            cohort=cohort,
+            school_code=school_code,
+            state_student_id=state_student_id,
+            enrolled_on=enrolled_on,
+        )
+
+        def decide(ctx: CommandContext) -> _Outcome:
+            s = Student.enroll(ctx, **args)
+            if self.exists(Student, s.id):
+                raise InvalidCommand(
+                    f"a student with local id {local_id!r} is already enrolled at {school_code}"
+                )
+            return _Outcome([s], {"id": str(s.id), "kind": "student"})
+
+        return self._run(
+            "enroll_student",
+            actor,
+            args,
+            decide,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+
+    def correct_student_details(
+        self,
+        actor: Actor,
+        student_id: UUID,
+        changes: dict[str, Any],
+        reason: str,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        access.require_role(actor, Role.REGISTRAR, Role.ADMIN, Role.SYSTEM)
+
+        def decide(ctx: CommandContext) -> _Outcome:
+            s = self.student(student_id)
+            real = s.correct_details(ctx, changes, reason)
+            return _Outcome(
+                [s], {"id": str(student_id), "kind": "student", "changed": sorted(real)}
+            )
+
+        return self._run(
+            "correct_student_details",
+            actor,
+            {"student_id": student_id, "changes": changes, "reason": reason},
+            decide,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+
+    def _link_person(
+        self,
+        command: str,
+        actor: Actor,
+        student_id: UUID,
+        user_id: UUID,
+        role: Role,
+        idempotency_key: str | None,
+        correlation_id: str | None,
+    ) -> CommandResult:
+        access.require_role(actor, Role.REGISTRAR, Role.ADMIN, Role.SYSTEM)
+
+        def decide(ctx: CommandContext) -> _Outcome:
+            s = self.student(student_id)
+            person = self.user(user_id)
+            if person.role is not role:
+                raise InvalidCommand(f"user {user_id} is a {person.role}, not a {role}")
+            if role is Role.ADVISOR:
+                s.assign_advisor(ctx, str(person.id))
+            else:
+                s.link_guardian(ctx, str(person.id))
+            return _Outcome(
+                [s], {"id": str(student_id), "kind": "student", str(role): str(user_id)}
+            )
+
+        return self._run(
+            command,
+            actor,
+            {"student_id": student_id, "user_id": user_id},
+            decide,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+
+    def assign_advisor(
+        self,
+        actor: Actor,
+        student_id: UUID,
+        advisor_id: UUID,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        return self._link_person(
+            "assign_advisor",
+            actor,
+            student_id,
+            advisor_id,
+            Role.ADVISOR,
+            idempotency_key,
+            correlation_id,
+        )
+
+    def link_guardian(
+        self,
+        actor: Actor,
+        student_id: UUID,
+        guardian_id: UUID,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        return self._link_person(
+            "link_guardian",
+            actor,
+            student_id,
+            guardian_id,
+            Role.GUARDIAN,
+            idempotency_key,
+            correlation_id,
+        )
+
+    def withdraw_student(
+        self,
+        actor: Actor,
+        student_id: UUID,
+        reason: str,
+        on: date | None = None,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        access.require_role(actor, Role.REGISTRAR, Role.SYSTEM)
+
+        def decide(ctx: CommandContext) -> _Outcome:
+            s = self.student(student_id)
+            s.withdraw(ctx, reason, on)
+            return _Outcome([s], {"id": str(student_id), "kind": "student", "status": s.status})
+
+        return self._run(
+            "withdraw_student",
+            actor,
+            {"student_id": student_id, "reason": reason, "on": on},
+            decide,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+
+    def graduate_student(
+        self,
+        actor: Actor,
+        student_id: UUID,
+        on: date | None = None,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        access.require_role(actor, Role.REGISTRAR, Role.SYSTEM)
+
+        def decide(ctx: CommandContext) -> _Outcome:
+            s = self.student(student_id)
+            s.graduate(ctx, on)
+            return _Outcome([s], {"id": str(student_id), "kind": "student", "status": s.status})
+
+        return self._run(
+            "graduate_student",
+            actor,
+            {"student_id": student_id, "on": on},
+            decide,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+
+    # ------------------------------------------------------------------ experiences and hours
+    def _active_student(self, student_id: UUID) -> Student:
+        s = self.student(student_id)
+        if not s.is_active:
+            raise InvalidCommand(f"student is {s.status}; their record is closed to new work")
+        return s
+
+    def plan_experience(
+        self,
+        actor: Actor,
+        student_id: UUID,
+        *,
+        kind: str,
+        title: str,
+        partner_organisation: str,
+        mentor_id: UUID | None,
+        starts_on: date,
+        ends_on: date,
+        target_competencies: Iterable[str] = (),
+        paid: bool = False,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        targets = list(target_competencies)
+        args = dict(
+            student_id=student_id,
+            kind=kind,
+            title=title,
+            partner_organisation=partner_organisation,
+            mentor_id=mentor_id,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            target_competencies=targets,
+            paid=paid,
+        )
+
+        def decide(ctx: CommandContext) -> _Outcome:
+            s = self._active_student(student_id)
+            access.require_advisor_of(actor, s)
+            mentor = self.user(mentor_id) if mentor_id is not None else None
+            if mentor is not None and mentor.role is not Role.MENTOR:
+                raise InvalidCommand(f"user {mentor_id} is not a mentor")
+            x = Experience.plan(
+                ctx,
+                experience_id=uuid4(),
+                student_id=s.id,
+                kind=kind,
+                title=title,
+                partner_organisation=partner_organisation,
+                mentor_id=str(mentor.id) if mentor else None,
+                starts_on=starts_on,
+                ends_on=ends_on,
+                target_competencies=targets,
+                paid=paid,
+            )
+            return _Outcome([x], {"id": str(x.id), "kind": "experience", "student_id": str(s.id)})
+
+        return self._run(
+            "plan_experience",
+            actor,
+            args,
+            decide,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+
+    def _change_experience(
+        self,
+        command: str,
+        actor: Actor,
+        experience_id: UUID,
+        change: Callable[..., None],
+        args: dict[str, Any],
+        idempotency_key: str | None,
+        correlation_id: str | None,
+    ) -> CommandResult:
+        def decide(ctx: CommandContext) -> _Outcome:
+            x = self.experience(experience_id)
+            s = self.student(x.student_id)
+            access.require_advisor_of(actor, s)
+            change(x, ctx)
+            return _Outcome([x], {"id": str(x.id), "kind": "experience", "status": x.status})
+
+        return self._run(
+            command,
+            actor,
+            {"experience_id": experience_id, **args},
+            decide,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+
+    def start_experience(
+        self,
+        actor: Actor,
+        experience_id: UUID,
+        on: date | None = None,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        return self._change_experience(
+            "start_experience",
+            actor,
+            experience_id,
+            lambda x, ctx: x.start(ctx, on),
+            {"on": on},
+            idempotency_key,
+            correlation_id,
+        )
+
+    def complete_experience(
+        self,
+        actor: Actor,
+        experience_id: UUID,
+        on: date | None = None,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        return self._change_experience(
+            "complete_experience",
+            actor,
+            experience_id,
+            lambda x, ctx: x.complete(ctx, on),
+            {"on": on},
+            idempotency_key,
+            correlation_id,
+        )
+
+    def withdraw_experience(
+        self,
+        actor: Actor,
+        experience_id: UUID,
+        reason: str,
+        on: date | None = None,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        if not reason.strip():
+            raise InvalidCommand("a withdrawal needs a reason")
+        return self._change_experience(
+            "withdraw_experience",
+            actor,
+            experience_id,
+            lambda x, ctx: x.withdraw(ctx, reason, on),
+            {"on": on, "reason": reason},
+            idempotency_key,
+            correlation_id,
+        )
+
+    def log_hours(
+        self,
+        actor: Actor,
+        experience_id: UUID,
+        *,
+        worked_on: date,
+        hours: Decimal,
+        activity: str,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        args = dict(
+            experience_id=experience_id, worked_on=worked_on, hours=hours, activity=activity
+        )
+
+        def decide(ctx: CommandContext) -> _Outcome:
+            x = self.experience(experience_id)
+            s = self.student(x.student_id)
+            access.require_student_self(actor, s)
+            entry = uuid4()
+            x.log_hours(ctx, entry_id=entry, worked_on=worked_on, hours=hours, activity=activity)
+            return _Outcome(
+                [x],
+                {
+                    "id": str(entry),
+                    "kind": "hours",
+                    "experience_id": str(x.id),
+                    "student_id": str(s.id),
+                },
+            )
+
+        return self._run(
+            "log_hours",
+            actor,
+            args,
+            decide,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+
+    def _review_hours(
+        self,
+        command: str,
+        actor: Actor,
+        experience_id: UUID,
+        entry_id: UUID,
+        reason: str | None,
+        idempotency_key: str | None,
+        correlation_id: str | None,
+    ) -> CommandResult:
+        access.require_role(actor, Role.MENTOR)
+
+        def decide(ctx: CommandContext) -> _Outcome:
+            x = self.experience(experience_id)
+            if reason is None:
+                x.verify_hours(ctx, entry_id)
+            else:
+                x.dispute_hours(ctx, entry_id, reason)
+            status = x.entries[str(entry_id)][1]
+            return _Outcome(
+                [x],
+                {
+                    "id": str(entry_id),
+                    "kind": "hours",
+                    "experience_id": str(x.id),
+                    "status": status,
+                },
+            )
+
+        return self._run(
+            command,
+            actor,
+            {"experience_id": experience_id, "entry_id": entry_id, "reason": reason},
+            decide,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+
+    def verify_hours(
+        self,
+        actor: Actor,
+        experience_id: UUID,
+        entry_id: UUID,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        return self._review_hours(
+            "verify_hours", actor, experience_id, entry_id, None, idempotency_key, correlation_id
+        )
+
+    def dispute_hours(
+        self,
+        actor: Actor,
+        experience_id: UUID,
+        entry_id: UUID,
+        reason: str,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        return self._review_hours(
+            "dispute_hours", actor, experience_id, entry_id, reason, idempotency_key, correlation_id
+        )
+
+    # ------------------------------------------------------------------ evidence
+    def _own_experience(self, experience_id: UUID | None, student: Student) -> UUID | None:
+        if experience_id is None:
+            return None
+        x = self.experience(experience_id)
+        if x.student_id != student.id:
+            raise InvalidCommand("the experience belongs to another student")
+        return x.id
+
+    def submit_reflection(
+        self,
+        actor: Actor,
+        student_id: UUID,
+        *,
+        text: str,
+        experience_id: UUID | None = None,
+        competencies: Iterable[str] = (),
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        comps = list(competencies)
+
+        def decide(ctx: CommandContext) -> _Outcome:
+            s = self._active_student(student_id)
+            access.require_student_self(actor, s)
+            xid = self._own_experience(experience_id, s)
+            r = Reflection.submit(
+                ctx,
+                reflection_id=uuid4(),
+                student_id=s.id,
+                experience_id=xid,
+                competencies=comps,
+                text=text,
+            )
+            return _Outcome(
+                [r],
+                {"id": str(r.id), "kind": "reflection", "student_id": str(s.id), "text_version": 1},
+            )
+
+        return self._run(
+            "submit_reflection",
+            actor,
+            {
+                "student_id": student_id,
+                "text": text,
+                "experience_id": experience_id,
+                "competencies": comps,
+            },
+            decide,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+
+    def revise_reflection(
+        self,
+        actor: Actor,
+        reflection_id: UUID,
+        *,
+        text: str,
+        reason: str = "",
+        competencies: Iterable[str] | None = None,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        comps = None if competencies is None else list(competencies)
+
+        def decide(ctx: CommandContext) -> _Outcome:
+            r = self.reflection(reflection_id)
+            s = self.student(r.student_id)
+            access.require_student_self(actor, s)
+            r.revise(ctx, text, comps, reason)
+            return _Outcome(
+                [r],
+                {
+                    "id": str(r.id),
+                    "kind": "reflection",
+                    "student_id": str(s.id),
+                    "text_version": r.text_version,
+                },
+            )
+
+        return self._run(
+            "revise_reflection",
+            actor,
+            {"reflection_id": reflection_id, "text": text, "reason": reason, "competencies": comps},
+            decide,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+
+    def attach_artifact(
+        self,
+        actor: Actor,
+        student_id: UUID,
+        *,
+        kind: str,
+        uri: str,
+        sha256: str | None = None,
+        size: int | None = None,
+        caption: str = "",
+        experience_id: UUID | None = None,
+        competencies: Iterable[str] = (),
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        comps = list(competencies)
+        args = dict(
+            student_id=student_id,
+            kind=kind,
+            uri=uri,
+            sha256=sha256,
+            size=size,
+            caption=caption,
+            experience_id=experience_id,
+            competencies=comps,
+        )
+
+        def decide(ctx: CommandContext) -> _Outcome:
+            s = self._active_student(student_id)
+            access.require_student_self(actor, s)
+            xid = self._own_experience(experience_id, s)
+            a = Artifact.attach(
+                ctx,
+                artifact_id=uuid4(),
+                student_id=s.id,
+                experience_id=xid,
+                kind=kind,
+                uri=uri,
+                sha256=sha256,
+                size=size,
+                caption=caption,
+                competencies=comps,
+            )
+            return _Outcome([a], {"id": str(a.id), "kind": "artifact", "student_id": str(s.id)})
+
+        return self._run(
+            "attach_artifact",
+            actor,
+            args,
+            decide,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+
+    def write_mentor_note(
+        self,
+        actor: Actor,
+        experience_id: UUID,
+        *,
+        text: str,
+        ratings: dict[str, str] | None = None,
+        framework_id: UUID | None = None,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        access.require_role(actor, Role.MENTOR)
+        ratings = dict(ratings or {})
+
+        def decide(ctx: CommandContext) -> _Outcome:
+            x = self.experience(experience_id)
+            if x.mentor_id != actor.user_id:
+                raise NotPermitted("only the experience's assigned mentor writes its notes")
+            if ratings:
+                if framework_id is None:
+                    raise InvalidCommand("rubric ratings name the framework they rate against")
+                d = self.framework(framework_id).definition
+                for comp, level in ratings.items():
+                    d.competency(comp)
+                    d.scale.level(level)
+            n = MentorNote.write(
+                ctx,
+                note_id=uuid4(),
+                student_id=x.student_id,
+                experience_id=x.id,
+                text=text,
+                ratings=ratings,
+            )
+            return _Outcome(
+                [n], {"id": str(n.id), "kind": "mentor_note", "student_id": str(x.student_id)}
+            )
+
+        return self._run(
+            "write_mentor_note",
+            actor,
+            {
+                "experience_id": experience_id,
+                "text": text,
+                "ratings": ratings,
+                "framework_id": framework_id,
+            },
+            decide,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+
+    # ------------------------------------------------------------------ judgments
+    def _check_evidence(self, student: Student, refs: list[EvidenceRef]) -> None:
+        kinds = {"reflection": Reflection, "artifact": Artifact, "mentor_note": MentorNote}
+        for ref in refs:
+            if ref.kind not in EVIDENCE_KINDS:
+                raise EvidenceNotFound(f"unknown evidence kind {ref.kind!r}")
+            try:
+                if ref.kind == "hours":
+                    x = self.experience(ref.id)
+                    entry = x.entries.get(str(ref.entry_id)) if ref.entry_id else None
+                    if entry is None or entry[1] != "verified":
+                        raise EvidenceNotFound(
+                            f"hours entry {ref.entry_id} of experience {ref.id} "
+                            "is not a verified entry"
+                        )
+                    owner = x.student_id
+                else:
+                    owner = self.load(kinds[ref.kind], ref.id, ref.kind).student_id
+            except NotFound as e:
+                raise EvidenceNotFound(f"cited {e.kind} {e.ident} does not exist") from None
+            if owner != student.id:
+                raise EvidenceOfAnotherStudent(f"cited {ref.kind} {ref.id} is another student's")
+
+    def record_judgment(
+        self,
+        actor: Actor,
+        student_id: UUID,
+        *,
+        framework_id: UUID,
+        competency_id: str,
+        level: str,
+        evidence: Iterable[EvidenceRef],
+        rationale: str,
+        effective_on: date | None = None,
+        supersedes: UUID | None = None,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        refs = list(evidence)
+        args = dict(
+            student_id=student_id,
+            framework_id=framework_id,
+            competency_id=competency_id,
+            level=level,
+            evidence=refs,
+            rationale=rationale,
+            effective_on=effective_on,
+            supersedes=supersedes,
+        )
+
+        def decide(ctx: CommandContext) -> _Outcome:
+            s = self._active_student(student_id)
+            access.require_advisor_of(actor, s)
+            fw = self.framework(framework_id)
+            fw.definition.competency(competency_id)
+            fw.definition.scale.level(level)
+            self._check_evidence(s, refs)
+            jid = uuid4()
+            old = self.judgment(supersedes) if supersedes is not None else None
+            j = Judgment.record(
+                ctx,
+                judgment_id=jid,
+                student_id=s.id,
+                framework_id=fw.id,
+                framework_revision=fw.revision,
+                competency_id=competency_id,
+                level=level,
+                evidence=[r.to_dict() for r in refs],
+                rationale=rationale,
+                effective_on=effective_on,
+                supersedes=old.id if old else None,
+            )
+            changed: list[LedgerAggregate] = [j]
+            if old is not None:
+                if old.student_id != s.id or old.competency_id != competency_id:
+                    raise InvalidCommand(
+                        "a judgment supersedes one of the same student and competency"
+                    )
+                old.supersede(ctx, jid, rationale)
+                changed += [old, *self._flag_credits(ctx, old, "basis judgment superseded")]
+            return _Outcome(
+                changed,
+                {
+                    "id": str(jid),
+                    "kind": "judgment",
+                    "student_id": str(s.id),
+                    "framework_revision": fw.revision,
+                },
+            )
+
+        return self._run(
+            "record_judgment",
+            actor,
+            args,
+            decide,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+
+    def _flag_credits(self, ctx: CommandContext, j: Judgment, why: str) -> list[Credit]:
+        flagged = []
+        for credit_id in j.cited_by:
+            c = self.credit(credit_id)
+            if c.flag(ctx, j.id, why):
+                flagged.append(c)
+        return flagged
+
+    def retract_judgment(
+        self,
+        actor: Actor,
+        judgment_id: UUID,
+        reason: str,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        def decide(ctx: CommandContext) -> _Outcome:
+            j = self.judgment(judgment_id)
+            access.require_advisor_of(actor, self.student(j.student_id))
+            j.retract(ctx, reason)
+            flagged = self._flag_credits(ctx, j, f"basis judgment retracted: {reason}")
+            return _Outcome(
+                [j, *flagged],
+                {
+                    "id": str(j.id),
+                    "kind": "judgment",
+                    "status": j.status,
+                    "flagged_credits": [str(c.id) for c in flagged],
+                },
+            )
+
+        return self._run(
+            "retract_judgment",
+            actor,
+            {"judgment_id": judgment_id, "reason": reason},
+            decide,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+
+    # ------------------------------------------------------------------ credits
+    def _check_basis(
+        self,
+        ctx: CommandContext,
+        student: Student,
+        credit_id: UUID,
+        method: str,
+        basis: dict[str, Any],
+        framework_id: UUID | None,
+        rule_id: str | None,
+    ) -> tuple[dict[str, Any], list[Judgment]]:
+        """Validates a credit's basis; returns it normalised and the judgments to mark as cited."""
+        judgments: list[Judgment] = []
+        for jid in dict.fromkeys(str(j) for j in basis.get("judgments", [])):
+            try:
+                j = self.judgment(jid)
+            except NotFound:
+                raise InvalidBasis(f"cited judgment {jid} does not exist") from None
+            if j.student_id != student.id:
+                raise InvalidBasis(f"cited judgment {jid} is another student's")
+            if not j.is_standing:
+                raise InvalidBasis(f"cited judgment {jid} is {j.status}")
+            judgments.append(j)
+        experiences: list[Experience] = []
+        for xid in dict.fromkeys(str(x) for x in basis.get("experiences", [])):
+            try:
+                x = self.experience(xid)
+            except NotFound:
+                raise InvalidBasis(f"cited experience {xid} does not exist") from None
+            if x.student_id != student.id:
+                raise InvalidBasis(f"cited experience {xid} is another student's")
+            if x.verified_hours <= 0:
+                raise InvalidBasis(f"cited experience {xid} has no verified hours")
+            experiences.append(x)
+        if framework_id is not None:
+            framework_id = self.framework(framework_id).id
+        if rule_id is not None:
+            if framework_id is None:
+                raise InvalidBasis("a credit rule is named together with its framework")
+            d = self.framework(framework_id).definition
+            rule = d.credit_rule(rule_id)
+            for req in rule.competencies:
+                need = d.scale.level(req.min_level).value
+                if not any(
+                    j.competency_id == req.competency_id
+                    and j.framework_id == framework_id
+                    and (v := d.scale.level(j.level).value) is not None
+                    and v >= need
+                    for j in judgments
+                ):
+                    raise InvalidBasis(
+                        f"rule {rule_id} needs {req.competency_id} at {req.min_level} or above"
+                    )
+            if rule.hours_threshold is not None:
+                total = sum((x.verified_hours for x in experiences), Decimal(0))
+                if total < rule.hours_threshold:
+                    raise InvalidBasis(
+                        f"rule {rule_id} needs {rule.hours_threshold} verified hours; "
+                        f"the basis has {total}"
+                    )
+        courses = []
+        for c in basis.get("courses", []):
+            if not isinstance(c, dict) or not str(c.get("course_id", "")).strip():
+                raise InvalidBasis("a course basis names its course_id")
+            courses.append({k: str(v) for k, v in sorted(c.items()) if v is not None})
+        normal = {
+            "judgments": [str(j.id) for j in judgments],
+            "experiences": [str(x.id) for x in experiences],
+            "courses": courses,
+        }
+        if framework_id is not None:
+            normal["framework_id"] = str(framework_id)
+        for j in judgments:
+            j.cite(ctx, credit_id)
+        return normal, judgments
+
+    def propose_credit(
+        self,
+        actor: Actor,
+        student_id: UUID,
+        *,
+        area: str,
+        amount: Decimal,
+        title: str,
+        school_year: str,
+        term: str,
+        method: str,
+        basis: dict[str, Any],
+        state_course_code: str | None = None,
+        course_id: str | None = None,
+        framework_id: UUID | None = None,
+        rule_id: str | None = None,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        args = dict(
+            student_id=student_id,
+            area=area,
+            amount=amount,
+            title=title,
+            school_year=school_year,
+            term=term,
+            method=method,
+            basis=basis,
+            state_course_code=state_course_code,
+            course_id=course_id,
+            framework_id=framework_id,
+            rule_id=rule_id,
+        )
+        if method == "course":
+            raise InvalidCommand("classes are recorded by a registrar (record_class)")
+
+        def decide(ctx: CommandContext) -> _Outcome:
+            s = self._active_student(student_id)
+            access.require_advisor_of(actor, s)
+            check_basis_present(method, basis)
+            cid = uuid4()
+            normal, judgments = self._check_basis(ctx, s, cid, method, basis, framework_id, rule_id)
+            c = Credit.propose(
+                ctx,
+                credit_id=cid,
+                student_id=s.id,
+                area=area,
+                amount=amount,
+                title=title,
+                school_year=school_year,
+                term=term,
+                method=method,
+                basis=normal,
+                state_course_code=state_course_code,
+                course_id=course_id,
+                rule_id=rule_id,
+            )
+            return _Outcome(
+                [c, *judgments],
+                {"id": str(cid), "kind": "credit", "student_id": str(s.id), "status": c.status},
+            )
+
+        return self._run(
+            "propose_credit",
+            actor,
+            args,
+            decide,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+
+    def record_class(
+        self,
+        actor: Actor,
+        student_id: UUID,
+        *,
+        course_id: str,
+        title: str,
+        area: str,
+        credits_earned: Decimal,
+        credits_attempted: Decimal | None,
+        mark: str,
+        school_year: str,
+        term: str,
+        state_course_code: str | None = None,
+        completed_on: date | None = None,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        """A passed class: a credit that the registrar records and approves in one act."""
+        access.require_role(actor, Role.REGISTRAR, Role.SYSTEM)
+        args = dict(
+            student_id=student_id,
+            course_id=course_id,
+            title=title,
+            area=area,
+            credits_earned=credits_earned,
+            credits_attempted=credits_attempted,
+            mark=mark,
+            school_year=school_year,
+            term=term,
+            state_course_code=state_course_code,
+            completed_on=completed_on,
+        )
+        if not course_id.strip() or not mark.strip():
+            raise InvalidCommand("a class needs its course id and mark")
+
+        def decide(ctx: CommandContext) -> _Outcome:
+            s = self.student(student_id)
+            cid = uuid4()
+            attempted = credits_attempted if credits_attempted is not None else credits_earned
+            c = Credit.propose(
+                ctx,
+                credit_id=cid,
+                student_id=s.id,
+                area=area,
+                amount=credits_earned,
+                title=title,
+                school_year=school_year,
+                term=term,
+                method="course",
+                basis={
+                    "judgments": [],
+                    "experiences": [],
+                    "courses": [
+                        {"course_id": course_id, "mark": mark, "credits_attempted": str(attempted)}
+                    ],
+                },
+                state_course_code=state_course_code,
+                course_id=course_id,
+                mark=mark,
+            )
+            c.approve(ctx, completed_on)
+            return _Outcome(
+                [c], {"id": str(cid), "kind": "credit", "student_id": str(s.id), "status": c.status}
+            )
+
+        return self._run(
+            "record_class",
+            actor,
+            args,
+            decide,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+
+    def _registrar_on_credit(
+        self,
+        command: str,
+        actor: Actor,
+        credit_id: UUID,
+        args: dict[str, Any],
+        act: Callable[[Credit, CommandContext], list[LedgerAggregate]],
+        idempotency_key: str | None,
+        correlation_id: str | None,
+    ) -> CommandResult:
+        access.require_role(actor, Role.REGISTRAR)
+
+        def decide(ctx: CommandContext) -> _Outcome:
+            c = self.credit(credit_id)
+            more = act(c, ctx)
+            return _Outcome(
+                [c, *more],
+                {
+                    "id": str(c.id),
+                    "kind": "credit",
+                    "student_id": str(c.student_id),
+                    "status": c.status,
+                    "flagged": c.is_flagged,
+                },
+            )
+
+        return self._run(
+            command,
+            actor,
+            {"credit_id": credit_id, **args},
+            decide,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+
+    def approve_credit(
+        self,
+        actor: Actor,
+        credit_id: UUID,
+        on: date | None = None,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        def act(c: Credit, ctx: CommandContext) -> list[LedgerAggregate]:
+            c.approve(ctx, on)
+            return []
+
+        return self._registrar_on_credit(
+            "approve_credit", actor, credit_id, {"on": on}, act, idempotency_key, correlation_id
+        )
+
+    def reject_credit(
+        self,
+        actor: Actor,
+        credit_id: UUID,
+        reason: str,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        def act(c: Credit, ctx: CommandContext) -> list[LedgerAggregate]:
+            c.reject(ctx, reason)
+            return []
+
+        return self._registrar_on_credit(
+            "reject_credit",
+            actor,
+            credit_id,
+            {"reason": reason},
+            act,
+            idempotency_key,
+            correlation_id,
+        )
+
+    def revoke_credit(
+        self,
+        actor: Actor,
+        credit_id: UUID,
+        reason: str,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        def act(c: Credit, ctx: CommandContext) -> list[LedgerAggregate]:
+            c.revoke(ctx, reason)
+            return []
+
+        return self._registrar_on_credit(
+            "revoke_credit",
+            actor,
+            credit_id,
+            {"reason": reason},
+            act,
+            idempotency_key,
+            correlation_id,
+        )
+
+    def reconfirm_credit(
+        self,
+        actor: Actor,
+        credit_id: UUID,
+        reason: str,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        def act(c: Credit, ctx: CommandContext) -> list[LedgerAggregate]:
+            c.reconfirm(ctx, reason)
+            return []
+
+        return self._registrar_on_credit(
+            "reconfirm_credit",
+            actor,
+            credit_id,
+            {"reason": reason},
+            act,
+            idempotency_key,
+            correlation_id,
+        )
+
+    def amend_credit(
+        self,
+        actor: Actor,
+        credit_id: UUID,
+        *,
+        reason: str,
+        changes: dict[str, Any] | None = None,
+        basis: dict[str, Any] | None = None,
+        framework_id: UUID | None = None,
+        rule_id: str | None = None,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        changes = dict(changes or {})
+
+        def act(c: Credit, ctx: CommandContext) -> list[LedgerAggregate]:
+            cited: list[LedgerAggregate] = []
+            normal = None
+            if basis is not None:
+                s = self.student(c.student_id)
+                normal, judgments = self._check_basis(
+                    ctx, s, c.id, c.method, basis, framework_id, rule_id
+                )
+                check_basis_present(c.method, normal)
+                cited = list(judgments)
+            c.amend(ctx, changes, normal, reason)
+            return cited
+
+        return self._registrar_on_credit(
+            "amend_credit",
+            actor,
+            credit_id,
+            {
+                "reason": reason,
+                "changes": changes,
+                "basis": basis,
+                "framework_id": framework_id,
+                "rule_id": rule_id,
+            },
+            act,
+            idempotency_key,
+            correlation_id,
+        )
+
+    # ------------------------------------------------------------------ plain reads
+    def position(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+
+def system_actor() -> Actor:
+    return Actor("system", Role.SYSTEM)
+
+
+__all__ = [
+    "CommandResult",
+    "LedgerApplication",
+    "LedgerError",
+    "NotPermitted",
+    "system_actor",
+]

@@ -1,0 +1,114 @@
+"""What every aggregate and event of the ledger shares: who acted, when, under which request.
+
+Topics are pinned by hand (``TOPIC``) so that moving or renaming a class never orphans a stored
+event: the string is the contract, not the Python path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+# Namespace for ids derived from natural keys (a student's local id, an idempotency key...).
+LEDGER_NAMESPACE = UUID("6f1d7c0e-2b4a-5d39-9a61-3c8e4b0f7a21")
+
+
+def derived_id(*parts: object) -> UUID:
+    return uuid5(LEDGER_NAMESPACE, "/".join(str(p) for p in parts))
+
+
+class Role(StrEnum):
+    STUDENT = "student"
+    GUARDIAN = "guardian"
+    MENTOR = "mentor"
+    ADVISOR = "advisor"
+    REGISTRAR = "registrar"
+    REPORTER = "reporter"
+    ADMIN = "admin"
+    # The ledger itself: imports, the demo school, maintenance. Never given to a token.
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: str
+    role: Role
+    # Set for a student's own login: the student record they are.
+    student_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """One command's metadata: every event the command records carries it."""
+
+    actor: Actor
+    recorded_at: datetime
+    correlation_id: str
+
+
+class LedgerAggregate(Aggregate):
+    class Event(Aggregate.Event):
+        actor_id: str
+        actor_role: str
+        correlation_id: str
+        # The date the act took effect, where the act has one of its own (a judgment's effective
+        # date, the day hours were worked). None: effective when recorded.
+        effective_on: date | None
+
+        # Corrections name what they correct; projections apply them in effective time too.
+        IS_CORRECTION = False
+
+        @property
+        def recorded_at(self) -> datetime:
+            return self.timestamp
+
+        @property
+        def effective_date(self) -> date:
+            return self.effective_on or self.timestamp.date()
+
+    class Created(Event, Aggregate.Created):
+        pass
+
+    @classmethod
+    def _start(
+        cls,
+        event_class: type[Any],
+        ctx: CommandContext,
+        *,
+        id: UUID,
+        effective_on: date | None = None,
+        **fields: Any,
+    ) -> Any:
+        return cls._create(
+            event_class,
+            id=id,
+            timestamp=ctx.recorded_at,
+            actor_id=ctx.actor.user_id,
+            actor_role=str(ctx.actor.role),
+            correlation_id=ctx.correlation_id,
+            effective_on=effective_on,
+            **fields,
+        )
+
+    def _emit(
+        self,
+        event_class: type[Any],
+        ctx: CommandContext,
+        *,
+        effective_on: date | None = None,
+        **fields: Any,
+    ) -> None:
+        self.trigger_event(
+            event_class,
+            timestamp=ctx.recorded_at,
+            actor_id=ctx.actor.user_id,
+            actor_role=str(ctx.actor.role),
+            correlation_id=ctx.correlation_id,
+            effective_on=effective_on,
+            **fields,
+        )

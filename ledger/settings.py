@@ -1,0 +1,32 @@
+"""Configuration, read from the environment (prefix ``LEDGER_``) by pydantic-settings."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///var/ledger.sqlite",
+        description="sqlite:///PATH or postgresql://USER@HOST:PORT/DB[?schema=NAME]",
+    )
+    signing_key_path: Path = Field(
+        default=Path("var/school-ed25519.pem"),
+        description="The school's Ed25519 private key (PEM) that signs checkpoints.",
+    )
+    checkpoint_interval: int = Field(default=1000, ge=1)
+    school_name: str = "Demo High School"
+    district_code: str = "17001"
+    school_code: str = "1234"
+    log_level: str = "INFO"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
