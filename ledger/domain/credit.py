@@ -19,6 +19,8 @@ def check_basis_present(method: str, basis: dict) -> None:
         raise InvalidCommand(f"credit method must be one of {list(CREDIT_METHODS)}")
     if not basis.get(BASIS_OF[method]):
         raise BasisRequired(f"a {method} credit cites its {BASIS_OF[method]}")
+
+
 AMENDABLE = ("amount", "area", "title", "state_course_code", "school_year", "term", "mark")
 
 

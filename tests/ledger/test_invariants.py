@@ -35,8 +35,7 @@ def test_judgment_needs_existing_evidence_of_same_student(app, school):
     writes_nothing(app, judge([]), errors.EvidenceRequired)
     writes_nothing(app, judge([EvidenceRef("reflection", uuid4())]), errors.EvidenceNotFound)
     writes_nothing(app, judge([EvidenceRef("artifact", mine)]), errors.EvidenceNotFound)
-    writes_nothing(app, judge([EvidenceRef("reflection", theirs)]),
-                   errors.EvidenceOfAnotherStudent)
+    writes_nothing(app, judge([EvidenceRef("reflection", theirs)]), errors.EvidenceOfAnotherStudent)
     writes_nothing(app, judge([EvidenceRef("reflection", mine)], "9"), errors.LevelNotOnScale)
     jid = school.judge(sid, [EvidenceRef("reflection", mine)])
     j = app.judgment(jid)
@@ -47,8 +46,15 @@ def test_hours_rules(app, school):
     sid, student = school.enroll("S1")
     planned = school.experience(sid, started=False)
     xid = school.experience(sid)
-    log = lambda x, d, h: lambda: app.log_hours(student, x, worked_on=d, hours=Decimal(h),  # noqa: E731
-                                                activity="a")
+    log = lambda x, d, h: (
+        lambda: app.log_hours(
+            student,
+            x,
+            worked_on=d,
+            hours=Decimal(h),  # noqa: E731
+            activity="a",
+        )
+    )
     writes_nothing(app, log(planned, date(2025, 10, 1), "2"), errors.ExperienceNotActive)
     writes_nothing(app, log(xid, date(2025, 10, 1), "0"), errors.InvalidHours)
     writes_nothing(app, log(xid, date(2025, 10, 1), "24.5"), errors.InvalidHours)
@@ -59,10 +65,10 @@ def test_hours_rules(app, school):
     writes_nothing(app, lambda: app.verify_hours(other_mentor, xid, entry), errors.NotPermitted)
     writes_nothing(app, lambda: app.verify_hours(school.advisor, xid, entry), errors.NotPermitted)
     app.verify_hours(school.mentor, xid, entry)
-    writes_nothing(app, lambda: app.verify_hours(school.mentor, xid, entry),
-                   errors.StateConflict)
-    writes_nothing(app, lambda: app.dispute_hours(school.mentor, xid, entry, "no"),
-                   errors.StateConflict)
+    writes_nothing(app, lambda: app.verify_hours(school.mentor, xid, entry), errors.StateConflict)
+    writes_nothing(
+        app, lambda: app.dispute_hours(school.mentor, xid, entry, "no"), errors.StateConflict
+    )
     assert app.experience(xid).verified_hours == Decimal(20)
 
 
@@ -77,8 +83,9 @@ def test_credit_decisions(app, school):
     writes_nothing(app, lambda: app.approve_credit(school.advisor, cid), errors.NotPermitted)
     app.approve_credit(school.registrar, cid)
     writes_nothing(app, lambda: app.approve_credit(school.registrar, cid), errors.AlreadyDecided)
-    writes_nothing(app, lambda: app.reject_credit(school.registrar, cid, "late"),
-                   errors.AlreadyDecided)
+    writes_nothing(
+        app, lambda: app.reject_credit(school.registrar, cid, "late"), errors.AlreadyDecided
+    )
 
 
 def test_retraction_flags_the_credit_and_keeps_it(app, school):
@@ -90,15 +97,19 @@ def test_retraction_flags_the_credit_and_keeps_it(app, school):
     assert result.value["flagged_credits"] == [str(cid)]
     credit = app.credit(cid)
     assert credit.status == "approved" and credit.is_flagged
-    writes_nothing(app, lambda: app.retract_judgment(school.advisor, j, "again"),
-                   errors.StateConflict)
+    writes_nothing(
+        app, lambda: app.retract_judgment(school.advisor, j, "again"), errors.StateConflict
+    )
     app.reconfirm_credit(school.registrar, cid, "other evidence suffices")
     assert not app.credit(cid).is_flagged
     app.revoke_credit(school.registrar, cid, "awarded in error")
     assert app.credit(cid).status == "revoked"
     # Nothing was edited: the judgment's events are all still there.
     assert [type(e).__name__ for e in app.events.get(j)] == [
-        "Recorded", "CitedByCredit", "Retracted"]
+        "Recorded",
+        "CitedByCredit",
+        "Retracted",
+    ]
 
 
 def test_superseding_flags_and_counts_once(app, school):
@@ -116,15 +127,36 @@ def test_roles_and_scope(app, school):
     sid, student = school.enroll("S1")
     stranger = school.person(Role.ADVISOR, "Not their advisor")
     r = school.reflection(student, sid)
-    writes_nothing(app, lambda: app.record_judgment(
-        stranger, sid, framework_id=school.framework_id, competency_id="CR.1", level="3",
-        evidence=[EvidenceRef("reflection", r)], rationale="x"), errors.NotPermitted)
+    writes_nothing(
+        app,
+        lambda: app.record_judgment(
+            stranger,
+            sid,
+            framework_id=school.framework_id,
+            competency_id="CR.1",
+            level="3",
+            evidence=[EvidenceRef("reflection", r)],
+            rationale="x",
+        ),
+        errors.NotPermitted,
+    )
     other_sid, other = school.enroll("S2")
-    writes_nothing(app, lambda: app.submit_reflection(other, sid, text="not mine"),
-                   errors.NotPermitted)
-    writes_nothing(app, lambda: app.enroll_student(
-        student, local_id="S9", given_name="a", family_name="b", grade_level="9", cohort=2029,
-        school_code="1234"), errors.NotPermitted)
+    writes_nothing(
+        app, lambda: app.submit_reflection(other, sid, text="not mine"), errors.NotPermitted
+    )
+    writes_nothing(
+        app,
+        lambda: app.enroll_student(
+            student,
+            local_id="S9",
+            given_name="a",
+            family_name="b",
+            grade_level="9",
+            cohort=2029,
+            school_code="1234",
+        ),
+        errors.NotPermitted,
+    )
 
 
 def test_idempotency(app, school):
@@ -133,9 +165,11 @@ def test_idempotency(app, school):
     before = app.position()
     again = app.submit_reflection(student, sid, text="once", idempotency_key="k-1")
     assert again.replayed and again.value == first.value and app.position() == before
-    writes_nothing(app, lambda: app.submit_reflection(student, sid, text="other",
-                                                      idempotency_key="k-1"),
-                   errors.IdempotencyKeyReused)
+    writes_nothing(
+        app,
+        lambda: app.submit_reflection(student, sid, text="other", idempotency_key="k-1"),
+        errors.IdempotencyKeyReused,
+    )
     # Keys belong to their caller: another user's same key is a different request.
     other_sid, other = school.enroll("S2")
     assert not app.submit_reflection(other, other_sid, text="once", idempotency_key="k-1").replayed
@@ -143,9 +177,19 @@ def test_idempotency(app, school):
 
 def test_enrolment_is_unique_and_reflections_keep_versions(app, school):
     sid, student = school.enroll("S1")
-    writes_nothing(app, lambda: app.enroll_student(
-        school.admin, local_id="S1", given_name="a", family_name="b", grade_level="9",
-        cohort=2029, school_code="1234"), errors.InvalidCommand)
+    writes_nothing(
+        app,
+        lambda: app.enroll_student(
+            school.admin,
+            local_id="S1",
+            given_name="a",
+            family_name="b",
+            grade_level="9",
+            cohort=2029,
+            school_code="1234",
+        ),
+        errors.InvalidCommand,
+    )
     r = school.reflection(student, sid)
     app.revise_reflection(student, r, text="second thoughts", reason="clearer")
     texts = [getattr(e, "text", None) for e in app.events.get(r)]

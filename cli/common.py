@@ -1,0 +1,41 @@
+"""What every CLI command shares: opening the ledger from settings, and failing in one line."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+
+import typer
+
+from ledger.application import LedgerApplication
+from ledger.errors import LedgerError
+from ledger.settings import get_settings
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """One clear line on stderr and a non-zero exit: the CLI's only way to report an error."""
+    typer.echo(f"error: {' '.join(str(message).split())}", err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def ledger_app(database_url: str | None = None) -> Iterator[LedgerApplication]:
+    url = database_url or get_settings().database_url
+    try:
+        app = LedgerApplication(database_url=url)
+    except LedgerError as e:
+        fail(e.detail)
+    except Exception as e:  # noqa: BLE001 - the store did not open: say why, in one line
+        fail(f"cannot open the ledger at {url}: {e}")
+    try:
+        yield app
+    except LedgerError as e:
+        fail(f"{e.code}: {e.detail}")
+    finally:
+        app.close()
+
+
+def is_tty() -> bool:
+    return sys.stderr.isatty()

@@ -1,0 +1,24 @@
+"""The `ledger` command. Each area adds its commands from its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from cli.users import users
+
+app = typer.Typer(
+    name="ledger",
+    help="The competency ledger: work-based learning turned into credits a registrar can defend.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(users, name="users")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
