@@ -46,15 +46,16 @@ def test_hours_rules(app, school):
     sid, student = school.enroll("S1")
     planned = school.experience(sid, started=False)
     xid = school.experience(sid)
-    log = lambda x, d, h: (
-        lambda: app.log_hours(
+
+    def log(x, d, h):
+        return lambda: app.log_hours(
             student,
             x,
             worked_on=d,
-            hours=Decimal(h),  # noqa: E731
+            hours=Decimal(h),
             activity="a",
         )
-    )
+
     writes_nothing(app, log(planned, date(2025, 10, 1), "2"), errors.ExperienceNotActive)
     writes_nothing(app, log(xid, date(2025, 10, 1), "0"), errors.InvalidHours)
     writes_nothing(app, log(xid, date(2025, 10, 1), "24.5"), errors.InvalidHours)
