@@ -8,19 +8,21 @@ command's own events, so a replay finds the first outcome and writes nothing.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import random
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Transcoding
 
 from ledger import access
@@ -31,6 +33,7 @@ from ledger.domain import (
     Credit,
     EvidenceRef,
     Experience,
+    Export,
     Framework,
     FrameworkDefinition,
     IdempotencyRecord,
@@ -130,6 +133,9 @@ class LedgerApplication(Application):
         "DEEPCOPY_FROM_AGGREGATE_CACHE": "y",
     }
     snapshotting_intervals = {Experience: 200, Student: 200}
+    # Set inside ``bulk()``: the events of commands not yet written, and the chunk size.
+    _bulk: ProcessingEvent | None = None
+    _bulk_chunk = 0
 
     def __init__(
         self,
@@ -218,6 +224,44 @@ class LedgerApplication(Application):
             dict(record.result), self.recorder.max_notification_id(), 0, replayed=True
         )
 
+    # ------------------------------------------------------------------ bulk writing
+    @contextmanager
+    def bulk(self, chunk_events: int = 2000) -> Iterator[None]:
+        """Commands inside this block are written in chunks of about ``chunk_events`` events, one
+        transaction per chunk instead of one per command (PITFALLS 1: one huge save hangs on
+        PostgreSQL). For one writer filling a store (the demo school, a generated district):
+        the block as a whole is not atomic, commands return no log position, and a chunk that
+        meets a concurrent writer fails the block with ConcurrencyConflict."""
+        if self._bulk is not None:
+            raise InvalidCommand("bulk writing does not nest")
+        self._bulk, self._bulk_chunk = ProcessingEvent(), max(1, chunk_events)
+        try:
+            yield
+            self._flush_bulk()
+        finally:
+            self._bulk = None
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Any]:
+        if self._bulk is None:
+            return super().save(*objs, **kwargs)
+        self._bulk.collect_events(*objs, **kwargs)
+        if len(self._bulk.events) >= self._bulk_chunk:
+            self._flush_bulk()
+        return []
+
+    def _flush_bulk(self) -> None:
+        chunk, self._bulk = self._bulk, ProcessingEvent()
+        if chunk is None or not chunk.events:
+            return
+        try:
+            recordings = self._record(chunk)
+        except IntegrityError:
+            raise ConcurrencyConflict(
+                "another writer changed a record during a bulk write; the chunk was not saved"
+            ) from None
+        self._take_snapshots(chunk)
+        self._notify(recordings)
+
     # ------------------------------------------------------------------ loading
     def load(self, cls: type[A], ident: UUID | str, kind: str | None = None) -> A:
         kind = kind or cls.__name__.lower()
@@ -225,8 +269,10 @@ class LedgerApplication(Application):
             uid = ident if isinstance(ident, UUID) else UUID(str(ident))
         except ValueError:
             raise NotFound(kind, ident) from None
+        pending = self._bulk.aggregates.get(uid) if self._bulk is not None else None
         try:
-            agg = self.repository.get(uid)
+            # A copy, as from the cache: a command that fails must leave nothing changed.
+            agg = copy.deepcopy(pending) if pending is not None else self.repository.get(uid)
         except AggregateNotFoundError:
             raise NotFound(kind, ident) from None
         if not isinstance(agg, cls):
@@ -403,6 +449,48 @@ class LedgerApplication(Application):
             {"framework_id": framework_id, "definition": definition, "reason": reason},
             decide,
             idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+
+    def import_framework(
+        self,
+        actor: Actor,
+        framework_id: UUID,
+        definition: FrameworkDefinition,
+        reason: str,
+        *,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        """Publishes an imported framework, or revises it when the import differs; the same
+        definition again records nothing (value ``status``: published, revised, unchanged)."""
+        access.require_role(actor, Role.ADMIN, Role.SYSTEM)
+        wanted = definition.with_defaults()
+
+        def decide(ctx: CommandContext) -> _Outcome:
+            value: dict[str, Any] = {"id": str(framework_id), "kind": "framework"}
+            try:
+                fw = self.framework(framework_id)
+            except NotFound:
+                fw = Framework.publish(ctx, framework_id, wanted)
+                added = [c.id for c in wanted.competencies]
+                changes = {"added": added, "removed": [], "changed": []}
+                return _Outcome(
+                    [fw], {**value, "status": "published", "revision": 1, "changes": changes}
+                )
+            if fw.definition == wanted:
+                return _Outcome([], {**value, "status": "unchanged", "revision": fw.revision})
+            changes = fw.revise(ctx, wanted, reason)
+            return _Outcome(
+                [fw],
+                {**value, "status": "revised", "revision": fw.revision, "changes": changes},
+            )
+
+        return self._run(
+            "import_framework",
+            actor,
+            {"framework_id": framework_id, "definition": definition},
+            decide,
+            idempotency_key=None,
             correlation_id=correlation_id,
         )
 
@@ -1579,6 +1667,61 @@ class LedgerApplication(Application):
             act,
             idempotency_key,
             correlation_id,
+        )
+
+    # ------------------------------------------------------------------ exports
+    def record_export(
+        self,
+        actor: Actor,
+        *,
+        kind: str,
+        profile: str,
+        profile_version: str,
+        as_of: datetime | None,
+        position: int,
+        file_name: str,
+        row_count: int,
+        sha256: str,
+        student_id: UUID | None = None,
+        parameters: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        """Records that an export was handed out. State reports are for reporters and
+        registrars; a one-student export for whoever may read that student."""
+        if student_id is None:
+            access.require_role(actor, Role.REPORTER, Role.REGISTRAR, Role.SYSTEM)
+        args = dict(
+            kind=kind,
+            profile=profile,
+            profile_version=profile_version,
+            as_of=as_of,
+            position=position,
+            file_name=file_name,
+            row_count=row_count,
+            sha256=sha256,
+            student_id=student_id,
+            parameters=parameters or {},
+        )
+
+        def decide(ctx: CommandContext) -> _Outcome:
+            sid = None
+            if student_id is not None:
+                s = self.student(student_id)
+                if not access.can_see_student(actor, s):
+                    raise NotPermitted("no role of yours allows reading this student's record")
+                sid = s.id
+            eid = uuid4()
+            e = Export.record(ctx, export_id=eid, **{**args, "student_id": sid})
+            return _Outcome([e], {"id": str(eid), "kind": "export", "sha256": sha256})
+
+        return self._run(
+            "record_export",
+            actor,
+            args,
+            decide,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
         )
 
     # ------------------------------------------------------------------ plain reads

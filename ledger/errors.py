@@ -115,3 +115,15 @@ class IdempotencyKeyReused(LedgerError):
 
     code = "idempotency-key-reused"
     title = "Idempotency key reused with a different command"
+
+
+class ExportRefused(InvalidCommand):
+    """An export found rows that break its profile: nothing was written; ``rows`` lists each
+    offending row (its key) with what is wrong, so the records can be corrected first."""
+
+    code = "export-refused"
+    title = "Export refused: invalid rows"
+
+    def __init__(self, detail: str, rows: list[dict]) -> None:
+        super().__init__(detail)
+        self.rows = rows

@@ -4,6 +4,7 @@ from ledger.domain.base import Actor, CommandContext, LedgerAggregate, Role, der
 from ledger.domain.credit import Credit
 from ledger.domain.evidence import Artifact, EvidenceRef, MentorNote, Reflection
 from ledger.domain.experience import Experience
+from ledger.domain.export import Export
 from ledger.domain.framework import (
     Association,
     Competency,
@@ -31,6 +32,7 @@ AGGREGATES = (
     User,
     ApiToken,
     IdempotencyRecord,
+    Export,
 )
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "CreditRule",
     "EvidenceRef",
     "Experience",
+    "Export",
     "Framework",
     "FrameworkDefinition",
     "IdempotencyRecord",
