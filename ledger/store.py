@@ -49,6 +49,8 @@ def parse_database_url(url: str) -> StoreConfig:
             "POSTGRES_CONNECT_TIMEOUT": query.get("connect_timeout", ["5"])[0],
             "POSTGRES_LOCK_TIMEOUT": "10",
             "POSTGRES_PRE_PING": "y",
+            # Concurrent commands share transactions and commits (docs/performance.md).
+            "APPLICATION_RECORDER_TOPIC": "ledger.persistence.group_commit:GroupCommitRecorder",
         }
         conninfo = (
             f"host={env['POSTGRES_HOST']} port={env['POSTGRES_PORT']} "
