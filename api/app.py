@@ -1,0 +1,92 @@
+"""The FastAPI application: one LedgerApplication and one ReadModels per process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from fastapi import FastAPI
+
+from api import logs, problems
+from api.deps import Ledger
+from api.middleware import MAX_BODY_BYTES, RequestContext
+from api.routes import (
+    credits,
+    evidence,
+    experiences,
+    frameworks,
+    judgments,
+    operations,
+    reads,
+    students,
+    users,
+)
+from ledger.application import LedgerApplication, utc_now
+from ledger.settings import Settings, get_settings
+
+DESCRIPTION = """\
+The competency ledger over HTTP. Authenticate with `Authorization: Bearer <token>`
+(`ledger users add` prints one). Errors are RFC 9457 `application/problem+json`.
+Writes accept `Idempotency-Key`; state changes on a resource accept `If-Match` with its `ETag`.
+A write is projected before it answers, so the same client's next read sees it.
+See docs/api.md."""
+
+
+def create_app(
+    database_url: str | None = None,
+    *,
+    settings: Settings | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> FastAPI:
+    """The API over the ledger at ``database_url`` (default: the settings' URL). The ledger is
+    opened when the app starts (lifespan) and closed when it stops."""
+    settings = settings or get_settings()
+    url = database_url or settings.database_url
+    logs.configure(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+        app = LedgerApplication(database_url=url, clock=clock)
+        rm = None
+        try:
+            rm = _read_models(app)
+            api.state.ledger = Ledger(app, rm)
+            yield
+        finally:
+            if rm is not None:
+                rm.close()
+            app.close()
+
+    api = FastAPI(
+        title="competency-ledger",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    problems.install(api)
+    for module in (
+        frameworks,
+        students,
+        users,
+        experiences,
+        evidence,
+        judgments,
+        credits,
+        reads,
+        operations,
+    ):
+        api.include_router(module.router)
+    api.add_middleware(RequestContext, max_body=max_body_bytes)
+    return api
+
+
+def _read_models(app: LedgerApplication):  # noqa: ANN202 - projections.ReadModels
+    try:
+        from projections import ReadModels
+    except ImportError:
+        return None
+    rm = ReadModels(app)
+    rm.catch_up()
+    return rm

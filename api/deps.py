@@ -1,0 +1,218 @@
+"""What routes share: the process's ledger, the caller, visibility checks, write responses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends, Header, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AwareDatetime
+
+from api import schemas
+from api.problems import PreconditionFailed, ReadSideUnavailable, Unauthenticated
+from ledger import access
+from ledger.application import CommandResult, LedgerApplication
+from ledger.domain import Actor, Experience, IdempotencyRecord, LedgerAggregate, Student
+from ledger.domain.user import idempotency_id
+from ledger.errors import InvalidCommand, NotFound
+
+
+@dataclass
+class Ledger:
+    """The one application and read side of this process, built in the lifespan."""
+
+    app: LedgerApplication
+    rm: Any  # projections.ReadModels
+
+    def caught_up(self) -> None:
+        # Read-your-writes: project the write before answering, so the next read sees it.
+        if self.rm is not None:
+            self.rm.catch_up()
+
+    @property
+    def reads(self) -> Any:
+        if self.rm is None:
+            raise ReadSideUnavailable
+        return self.rm
+
+
+def get_ledger(request: Request) -> Ledger:
+    return request.app.state.ledger
+
+
+LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+
+bearer = HTTPBearer(auto_error=False, description="A token from `ledger users add`.")
+
+
+def current_actor(
+    request: Request,
+    ledger: LedgerDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Actor:
+    if credentials is None:
+        raise Unauthenticated("send Authorization: Bearer <token>")
+    actor = ledger.app.authenticate(credentials.credentials)
+    if actor is None:
+        raise Unauthenticated("the bearer token is unknown, revoked or its user inactive")
+    request.state.actor = actor
+    return actor
+
+
+ActorDep = Annotated[Actor, Depends(current_actor)]
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Replaying a request with the same key returns the first outcome.",
+    ),
+]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        max_length=200,
+        description='The resource\'s ETag (e.g. "3"): refuse with 412 if it has changed.',
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Caller:
+    actor: Actor
+    correlation_id: str
+    idempotency_key: str | None
+    if_match: str | None = None
+
+    @property
+    def kw(self) -> dict[str, Any]:
+        return {"idempotency_key": self.idempotency_key, "correlation_id": self.correlation_id}
+
+
+def writer(request: Request, actor: ActorDep, key: IdempotencyKey = None) -> Caller:
+    return Caller(actor, request.state.request_id, key)
+
+
+def resource_writer(
+    request: Request, actor: ActorDep, key: IdempotencyKey = None, if_match: IfMatch = None
+) -> Caller:
+    return Caller(actor, request.state.request_id, key, if_match)
+
+
+WriterDep = Annotated[Caller, Depends(writer)]
+ResourceWriterDep = Annotated[Caller, Depends(resource_writer)]
+
+
+# ------------------------------------------------------------------ ETags and preconditions
+def etag(aggregate: LedgerAggregate) -> str:
+    return f'"{aggregate.version}"'
+
+
+def check_if_match(ledger: Ledger, caller: Caller, aggregate: LedgerAggregate) -> None:
+    """412 unless If-Match names the current version. A retry of a write that already happened
+    (same Idempotency-Key) is let through so it can replay its first answer."""
+    if caller.if_match is None:
+        return
+    tags = {t.strip().removeprefix("W/") for t in caller.if_match.split(",")}
+    if "*" in tags or etag(aggregate) in tags:
+        return
+    if caller.idempotency_key is not None and ledger.app.exists(
+        IdempotencyRecord, idempotency_id(caller.actor.user_id, caller.idempotency_key)
+    ):
+        return
+    raise PreconditionFailed(
+        f"If-Match {caller.if_match} is not the current version {etag(aggregate)}"
+    )
+
+
+# ------------------------------------------------------------------ visibility
+def visible_student(ledger: Ledger, actor: Actor, student_id: UUID) -> Student:
+    """The student, or NotFound when the caller may not know the record exists."""
+    s = ledger.app.student(student_id)
+    if not access.can_see_student(actor, s):
+        raise NotFound("student", student_id)
+    return s
+
+
+def visible_experience(
+    ledger: Ledger, actor: Actor, experience_id: UUID
+) -> tuple[Experience, Student]:
+    x = ledger.app.experience(experience_id)
+    s = ledger.app.student(x.student_id)
+    if not access.can_see_experience(actor, x, s):
+        raise NotFound("experience", experience_id)
+    return x, s
+
+
+def visible_of_student(ledger: Ledger, actor: Actor, aggregate: Any, kind: str) -> Student:
+    """For records that belong to one student (credits, judgments, evidence)."""
+    s = ledger.app.student(aggregate.student_id)
+    if not access.can_see_student(actor, s):
+        raise NotFound(kind, aggregate.id)
+    return s
+
+
+# ------------------------------------------------------------------ write responses
+def written(
+    response: Response,
+    ledger: Ledger,
+    result: CommandResult,
+    location: str,
+    resource: dict[str, Any] | None = None,
+    aggregate: LedgerAggregate | None = None,
+) -> schemas.Written:
+    ledger.caught_up()
+    response.headers["Location"] = location
+    if aggregate is not None:
+        response.headers["ETag"] = etag(aggregate)
+    return schemas.Written(
+        resource=resource if resource is not None else dict(result.value),
+        position=result.position,
+        replayed=result.replayed,
+    )
+
+
+# ------------------------------------------------------------------ time and paging
+AsOf = Annotated[
+    AwareDatetime | None,
+    Query(description="RFC 3339 instant with a zone (recorded time): the ledger as it stood."),
+]
+EffectiveOn = Annotated[
+    date | None, Query(description="A date (effective time): what we now know was true then.")
+]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=512, pattern=r"^[A-Za-z0-9_\-=.]*$", description="Opaque; from next_cursor."),
+]
+Limit = Annotated[int, Query(ge=1, le=200)]
+
+
+@dataclass(frozen=True)
+class Moment:
+    as_of: datetime | None
+    effective_on: date | None
+
+    @property
+    def kw(self) -> dict[str, Any]:
+        return {"as_of": self.as_of, "effective_on": self.effective_on}
+
+
+def moment(as_of: AsOf = None, effective_on: EffectiveOn = None) -> Moment:
+    if as_of is not None and effective_on is not None:
+        raise InvalidCommand("pass as_of (recorded time) or effective_on (a date), not both")
+    if as_of is not None:
+        try:
+            as_of = as_of.astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise InvalidCommand("as_of is out of range") from None
+    return Moment(as_of, effective_on)
+
+
+MomentDep = Annotated[Moment, Depends(moment)]

@@ -1,0 +1,95 @@
+"""Students and the people linked to them."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Response
+
+from api import schemas, views
+from api.deps import (
+    ActorDep,
+    Cursor,
+    LedgerDep,
+    Limit,
+    ResourceWriterDep,
+    WriterDep,
+    check_if_match,
+    etag,
+    visible_student,
+    written,
+)
+from api.routes import PROBLEMS
+from ledger.domain import Role
+from ledger.errors import NotPermitted
+
+router = APIRouter(prefix="/v1/students", tags=["students"], responses=PROBLEMS)
+
+
+@router.post("", status_code=201, response_model=schemas.Written, summary="Enrol a student")
+def enroll_student(
+    body: schemas.StudentIn, caller: WriterDep, ledger: LedgerDep, response: Response
+) -> schemas.Written:
+    result = ledger.app.enroll_student(caller.actor, **body.model_dump(), **caller.kw)
+    s = ledger.app.student(result.id)
+    return written(response, ledger, result, f"/v1/students/{s.id}", views.student(s), s)
+
+
+@router.get(
+    "",
+    response_model=schemas.Page,
+    summary="List the students the caller may see",
+    description="A registrar sees all; an advisor their advisees; a guardian linked students; "
+    "a student themselves. Other roles may not list students (403).",
+)
+def list_students(
+    actor: ActorDep, ledger: LedgerDep, cursor: Cursor = None, limit: Limit = 50
+) -> schemas.Page:
+    scope: dict = {}
+    if actor.role is Role.REGISTRAR:
+        pass
+    elif actor.role is Role.ADVISOR:
+        scope = {"advisor_id": actor.user_id}
+    elif actor.role is Role.GUARDIAN:
+        scope = {"guardian_id": actor.user_id}
+    elif actor.role is Role.STUDENT and actor.student_id is not None:
+        scope = {"student_ids": [str(actor.student_id)]}
+    else:
+        raise NotPermitted(f"a {actor.role} may not list students")
+    page = ledger.reads.list_students(**scope, cursor=cursor, limit=limit)
+    return schemas.Page(items=page.items, next_cursor=page.next_cursor)
+
+
+@router.get("/{student_id}", response_model=schemas.Resource, summary="One student")
+def get_student(student_id: UUID, actor: ActorDep, ledger: LedgerDep, response: Response) -> dict:
+    s = visible_student(ledger, actor, student_id)
+    response.headers["ETag"] = etag(s)
+    return views.student(s)
+
+
+@router.post("/{student_id}/advisors", response_model=schemas.Written, summary="Assign an advisor")
+def assign_advisor(
+    student_id: UUID,
+    body: schemas.PersonLinkIn,
+    caller: ResourceWriterDep,
+    ledger: LedgerDep,
+    response: Response,
+) -> schemas.Written:
+    check_if_match(ledger, caller, visible_student(ledger, caller.actor, student_id))
+    result = ledger.app.assign_advisor(caller.actor, student_id, body.user_id, **caller.kw)
+    s = ledger.app.student(student_id)
+    return written(response, ledger, result, f"/v1/students/{s.id}", views.student(s), s)
+
+
+@router.post("/{student_id}/guardians", response_model=schemas.Written, summary="Link a guardian")
+def link_guardian(
+    student_id: UUID,
+    body: schemas.PersonLinkIn,
+    caller: ResourceWriterDep,
+    ledger: LedgerDep,
+    response: Response,
+) -> schemas.Written:
+    check_if_match(ledger, caller, visible_student(ledger, caller.actor, student_id))
+    result = ledger.app.link_guardian(caller.actor, student_id, body.user_id, **caller.kw)
+    s = ledger.app.student(student_id)
+    return written(response, ledger, result, f"/v1/students/{s.id}", views.student(s), s)
