@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from cli.serve import serve
 from cli.users import users
 
 app = typer.Typer(
@@ -14,6 +15,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(users, name="users")
+app.command("serve")(serve)
 
 
 def main() -> None:

@@ -1,0 +1,39 @@
+"""`ledger serve`: the HTTP API under uvicorn, one process, one ledger."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+from cli.common import fail
+from ledger.settings import get_settings
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
+    database_url: str | None = typer.Option(None, envvar="LEDGER_DATABASE_URL"),
+    demo_if_empty: bool = typer.Option(
+        False,
+        "--demo-if-empty",
+        help="On an empty store, build the demo school first (`ledger demo`).",
+    ),
+) -> None:
+    """Serve the API (docs at http://HOST:PORT/docs)."""
+    import uvicorn
+
+    from api import create_app
+
+    url = database_url or get_settings().database_url
+    if demo_if_empty:
+        # The demo lives in cli/demo.py; its `build_if_empty(database_url)` builds the school
+        # when the store has no events and prints one token per role.
+        try:
+            demo = importlib.import_module("cli.demo")
+            build_if_empty = demo.build_if_empty
+        except (ImportError, AttributeError):
+            fail("--demo-if-empty needs cli.demo.build_if_empty(database_url)")
+        build_if_empty(url)
+    typer.echo(f"serving the ledger at http://{host}:{port} (docs: http://{host}:{port}/docs)")
+    uvicorn.run(create_app(url), host=host, port=port, log_level="warning")
