@@ -1,0 +1,108 @@
+"""One small adapter so the projections run the same SQL on sqlite3 and psycopg.
+
+SQL is written with ``?`` placeholders; on PostgreSQL they become ``%s`` and the connection's
+search_path is the ledger's schema, so view tables sit beside the events.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+
+from ledger.store import StoreConfig
+
+
+class Database:
+    def __init__(self, store: StoreConfig) -> None:
+        self.kind = store.kind
+        self.lock = threading.RLock()
+        if store.kind == "sqlite":
+            # Autocommit mode: transactions are begun explicitly (BEGIN IMMEDIATE takes the
+            # write lock at once, which is what serialises projectors across processes).
+            self.conn: Any = sqlite3.connect(
+                store.sqlite_path, isolation_level=None, check_same_thread=False, timeout=30
+            )
+            self.conn.execute("PRAGMA busy_timeout = 30000")
+        else:
+            self.conn = psycopg.connect(store.postgres_conninfo, autocommit=True)
+            if store.postgres_schema:
+                self.conn.execute(
+                    f'SET search_path TO "{store.postgres_schema}"'  # noqa: S608 - our config
+                )
+        self.in_tx = False
+
+    def _sql(self, sql: str) -> str:
+        if self.kind == "sqlite":
+            return sql.replace(" FOR UPDATE", "")
+        return sql.replace("?", "%s")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.conn.execute(self._sql(sql), tuple(params))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        if self.kind == "sqlite":
+            self.conn.executemany(self._sql(sql), rows)
+        else:
+            with self.conn.cursor() as cur:
+                cur.executemany(self._sql(sql), rows)
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return list(self.execute(sql, params).fetchall())
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
+        return self.execute(sql, params).fetchone()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Database]:
+        """One write transaction; on SQLite it holds the database's write lock from the start."""
+        with self.lock:
+            if self.kind == "sqlite":
+                self.conn.execute("BEGIN IMMEDIATE")
+                self.in_tx = True
+                try:
+                    yield self
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+                else:
+                    self.conn.execute("COMMIT")
+                finally:
+                    self.in_tx = False
+            else:
+                with self.conn.transaction():
+                    self.in_tx = True
+                    try:
+                        yield self
+                    finally:
+                        self.in_tx = False
+
+    @contextmanager
+    def reading(self) -> Iterator[Database]:
+        """A consistent read of several statements (one snapshot)."""
+        with self.lock:
+            if self.kind == "sqlite":
+                self.conn.execute("BEGIN")
+                try:
+                    yield self
+                finally:
+                    self.conn.execute("COMMIT")
+            else:
+                with self.conn.transaction():
+                    self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    yield self
+
+    def advisory_lock(self, key: int) -> None:
+        """Serialise schema set-up between processes (inside a transaction)."""
+        if self.kind == "postgres":
+            self.execute("SELECT pg_advisory_xact_lock(?)", (key,))
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
