@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from cli.demo import demo
 from cli.serve import serve
 from cli.users import users
 
@@ -16,6 +17,7 @@ app = typer.Typer(
 )
 app.add_typer(users, name="users")
 app.command("serve")(serve)
+app.command("demo")(demo)
 
 
 def main() -> None:
