@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from cli.demo import demo
+from cli.imports import imports
 from cli.serve import serve
 from cli.users import users
 
@@ -16,6 +17,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(users, name="users")
+app.add_typer(imports, name="import")
 app.command("serve")(serve)
 app.command("demo")(demo)
 

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -60,6 +60,9 @@ from ledger.errors import (
     NotPermitted,
 )
 from ledger.store import StoreConfig, parse_database_url
+
+if TYPE_CHECKING:
+    from ledger.imports.plan import RosterPlan
 
 A = TypeVar("A", bound=LedgerAggregate)
 
@@ -493,6 +496,133 @@ class LedgerApplication(Application):
             idempotency_key=None,
             correlation_id=correlation_id,
         )
+
+    def import_roster(
+        self,
+        actor: Actor,
+        plan: RosterPlan,
+        *,
+        reason: str = "roster re-import",
+        correlation_id: str | None = None,
+        chunk_events: int = 2000,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> CommandResult:
+        """Applies a roster plan: users and students missing are created, changed details
+        corrected, missing advisor and guardian links added; what already matches records
+        nothing. Every change is decided before the first write, so a bad row writes nothing.
+        Up to ``chunk_events`` events go in one transaction; a bigger roster is saved in chunks
+        (PITFALLS 1), and since the import converges, re-running it completes one that a
+        crash cut short."""
+        access.require_role(actor, Role.REGISTRAR, Role.ADMIN, Role.SYSTEM)
+        for attempt in range(MAX_ATTEMPTS):
+            ctx = self.context(actor, correlation_id)
+            aggregates, value = self._decide_roster(ctx, plan, reason)
+            chunks: list[list[LedgerAggregate]] = [[]]
+            size = total = 0
+            for agg in aggregates:
+                n = len(agg.pending_events)
+                if chunks[-1] and size + n > chunk_events:
+                    chunks.append([])
+                    size = 0
+                chunks[-1].append(agg)
+                size += n
+                total += n
+            recordings: list[Any] = []
+            try:
+                for chunk in chunks:
+                    if chunk:
+                        recordings += self.save(*chunk)
+                    if progress is not None:
+                        progress(len(recordings), total)
+            except IntegrityError:
+                time.sleep(min(0.2, 0.002 * 2**attempt) * random.random())
+                continue
+            value["chunks"] = sum(1 for c in chunks if c)
+            position = max((r.notification.id for r in recordings), default=None)
+            return CommandResult(value, position, len(recordings))
+        raise ConcurrencyConflict(
+            f"import_roster: the records kept changing under {MAX_ATTEMPTS} attempts; try again"
+        )
+
+    def _decide_roster(
+        self, ctx: CommandContext, plan: RosterPlan, reason: str
+    ) -> tuple[list[LedgerAggregate], dict[str, Any]]:
+        tally = {
+            "users": {"created": 0, "unchanged": 0},
+            "students": {"created": 0, "updated": 0, "unchanged": 0},
+            "advisor_links": 0,
+            "guardian_links": 0,
+        }
+        out: list[LedgerAggregate] = []
+        roles: dict[str, Role] = {}
+        for p in plan.people:
+            try:
+                existing = self.user(p.user_id)
+            except NotFound:
+                out.append(
+                    User.register(
+                        ctx, user_id=p.user_id, role=p.role, name=p.name, external_id=p.external_id
+                    )
+                )
+                roles[str(p.user_id)] = p.role
+                tally["users"]["created"] += 1
+                continue
+            if existing.role is not p.role:
+                raise InvalidCommand(f"{p.where}: user {p.user_id} is a {existing.role}")
+            roles[str(p.user_id)] = p.role
+            tally["users"]["unchanged"] += 1
+        for s in plan.students:
+            try:
+                student = self.student(s.student_id)
+            except NotFound:
+                try:
+                    student = Student.enroll(
+                        ctx,
+                        local_id=s.local_id,
+                        given_name=s.given_name,
+                        family_name=s.family_name,
+                        grade_level=s.grade_level,
+                        cohort=s.cohort,
+                        school_code=s.school_code,
+                        state_student_id=s.state_student_id,
+                    )
+                except InvalidCommand as e:
+                    raise InvalidCommand(f"{s.where}: {e.detail}") from None
+                tally["students"]["created"] += 1
+            else:
+                wanted = {
+                    "given_name": s.given_name,
+                    "family_name": s.family_name,
+                    "grade_level": s.grade_level,
+                    "cohort": s.cohort,
+                }
+                if s.state_student_id is not None:
+                    wanted["state_student_id"] = s.state_student_id
+                if student.correct_details(ctx, wanted, reason):
+                    tally["students"]["updated"] += 1
+                else:
+                    tally["students"]["unchanged"] += 1
+            sid = student.id
+            for uid in plan.advisors.get(sid, []):
+                self._check_roster_link(uid, Role.ADVISOR, roles, s.where)
+                tally["advisor_links"] += student.assign_advisor(ctx, str(uid))
+            for uid in plan.guardians.get(sid, []):
+                self._check_roster_link(uid, Role.GUARDIAN, roles, s.where)
+                tally["guardian_links"] += student.link_guardian(ctx, str(uid))
+            if student.pending_events:
+                out.append(student)
+        value = {"kind": "roster", **tally, "events": sum(len(a.pending_events) for a in out)}
+        return out, value
+
+    def _check_roster_link(self, uid: UUID, role: Role, roles: dict[str, Role], where: str) -> None:
+        if roles.get(str(uid)) is role:
+            return
+        try:
+            known = self.user(uid).role
+        except NotFound:
+            raise InvalidCommand(f"{where}: linked user {uid} is not in the roster") from None
+        if known is not role:
+            raise InvalidCommand(f"{where}: user {uid} is a {known}, not a {role}")
 
     # ------------------------------------------------------------------ students
     def enroll_student(

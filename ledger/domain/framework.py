@@ -95,6 +95,8 @@ class Association:
     origin: str
     destination: str
     identifier: str | None = None
+    # Where the destination lives when it is outside this framework (a crosswalk's target).
+    destination_uri: str | None = None
 
 
 @dataclass(frozen=True)
