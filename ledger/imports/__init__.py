@@ -1,0 +1,1 @@
+"""Imports from the formats schools already have: CASE frameworks, OneRoster rosters."""
