@@ -26,19 +26,25 @@ commit each. Here concurrent ``insert_events`` calls of one process share the tu
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from psycopg.sql import SQL, Identifier
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL, Composable, Identifier, Literal
 
 # Bounds on one transaction: PITFALLS 1 (a very large INSERT stalls) and a short hold of the lock.
 MAX_BATCH_COMMANDS = 200
 MAX_BATCH_ROWS = 5000
+# Seconds a write connection may sit unused before it is pinged (the pool does not ping).
+IDLE_BEFORE_PING = 1.0
 
 
 @dataclass(eq=False)
@@ -61,23 +67,25 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         self._mutex = threading.Lock()
         self._queue: list[_Pending] = []
         self._leading = False
-        self.batch_insert_statement = SQL(
-            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state)"
-            " SELECT originator_id, originator_version, topic, state"
-            " FROM unnest(%s::{schema}.{stored_event_type}[])"
-            " ON CONFLICT DO NOTHING"
-            " RETURNING originator_id, originator_version, notification_id"
-        ).format(
-            schema=Identifier(self.datastore.schema),
-            table=Identifier(self.events_table_name),
-            stored_event_type=Identifier(self.stored_event_type_name),
-        )
-        self.delete_rows_statement = SQL(
-            "DELETE FROM {schema}.{table} WHERE notification_id = ANY(%s)"
-        ).format(
-            schema=Identifier(self.datastore.schema),
-            table=Identifier(self.events_table_name),
-        )
+        self._last_used: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+        pool = self.datastore.pool
+        self._checkouts = pool.max_size + 1
+        self._names = names = {
+            "schema": Identifier(self.datastore.schema),
+            "table": Identifier(self.events_table_name),
+            "channel": Identifier(self.channel_name),
+        }
+        # Sent as one simple-protocol query (values bound client-side by psycopg), so the common
+        # case costs one round trip: BEGIN, lock, NOTIFY, insert, COMMIT.
+        self._begin = SQL(
+            "BEGIN; SET LOCAL lock_timeout = {timeout}; "
+            "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; NOTIFY {channel}; "
+        ).format(timeout=Literal(f"{int(self.datastore.lock_timeout)}s"), **names)
+        self._insert = SQL(
+            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) VALUES "
+        ).format(**names)
+        self._returning = SQL(" RETURNING originator_id, originator_version, notification_id")
+        self._delete = SQL("DELETE FROM {schema}.{table} WHERE notification_id = ANY({ids}); ")
 
     @property
     def queued(self) -> int:
@@ -145,46 +153,97 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
                 sending.append(p)
             else:
                 p.error = IntegrityError("a command of the same batch writes the same version")
-        rows = [
-            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
+        if not sending:
+            return
+        values = SQL(", ").join(
+            SQL("({}, {}, {}, {})").format(
+                Literal(e.originator_id),
+                Literal(e.originator_version),
+                Literal(e.topic),
+                Literal(e.state),
+            )
             for p in sending
             for e in p.events
-        ]
-        if not rows:
-            return
-        exc: BaseException | None = None
-        outcome: dict[int, list[int]] = {}
-        with self.datastore.get_connection() as conn:
-            with conn.pipeline() as pipeline, conn.transaction():
+        )
+        for _ in range(self._checkouts):
+            with self.datastore.get_connection() as conn:
+                if not self._alive(conn):
+                    continue  # nothing was sent; the pool drops the dead connection
                 try:
-                    with conn.cursor() as curs:
-                        self._lock_table(curs)
-                        self._notify_channel(curs)
-                        curs.execute(self.batch_insert_statement, (rows,), prepare=True)
-                        pipeline.sync()
-                        got = {
-                            (str(r["originator_id"]), r["originator_version"]): r["notification_id"]
-                            for r in curs.fetchall()
-                        }
-                        orphans: list[int] = []
-                        for i, p in enumerate(sending):
-                            ids = [got.get(k) for k in p.stream_keys()]
-                            if None in ids:
-                                orphans.extend(n for n in ids if n is not None)
-                            else:
-                                outcome[i] = ids  # type: ignore[assignment]
-                        if orphans:
-                            curs.execute(self.delete_rows_statement, (orphans,))
-                except BaseException as e:
-                    # Roll back here, re-raise once the pipeline has closed (the library's way of
-                    # keeping psycopg's pipeline state clean).
-                    exc = e
-                    raise psycopg.Rollback() from None
-            if exc is not None:
-                raise exc
+                    outcome = self._insert_all(conn, sending, values)
+                except psycopg.IntegrityError:
+                    # Some command conflicts; the transaction rolled back whole. Insert again,
+                    # keeping what does not conflict.
+                    self._rollback(conn)
+                    outcome = self._insert_some(conn, sending, values)
+                except BaseException:
+                    self._rollback(conn)
+                    raise
+                self._last_used[conn] = time.monotonic()
+                break
+        else:
+            raise OperationalError("no live connection to PostgreSQL for the batch")
         # The transaction has committed: only now may anyone be told.
         for i, p in enumerate(sending):
             if i in outcome:
                 p.ids = outcome[i]
             else:
                 p.error = IntegrityError("version conflict: the stream moved on")
+
+    def _insert_all(
+        self, conn: psycopg.Connection[Any], sending: list[_Pending], values: Composable
+    ) -> dict[int, list[int]]:
+        query = self._begin + self._insert + values + self._returning + SQL("; COMMIT")
+        got = self._run(conn, query)
+        return {i: [got[k] for k in p.stream_keys()] for i, p in enumerate(sending)}
+
+    def _insert_some(
+        self, conn: psycopg.Connection[Any], sending: list[_Pending], values: Composable
+    ) -> dict[int, list[int]]:
+        query = (
+            self._begin + self._insert + values + SQL(" ON CONFLICT DO NOTHING") + self._returning
+        )
+        got = self._run(conn, query)
+        outcome: dict[int, list[int]] = {}
+        orphans: list[int] = []
+        for i, p in enumerate(sending):
+            ids = [got.get(k) for k in p.stream_keys()]
+            if None in ids:
+                orphans.extend(n for n in ids if n is not None)
+            else:
+                outcome[i] = ids  # type: ignore[assignment]
+        # The rows of a conflicting command go before anyone can see them.
+        finish = self._delete.format(ids=Literal(orphans), **self._names) if orphans else SQL("")
+        self._run(conn, finish + SQL("COMMIT"))
+        return outcome
+
+    @staticmethod
+    def _run(conn: psycopg.Connection[Any], query: Composable) -> dict[tuple[str, int], int]:
+        """Runs a multi-statement query; returns (stream, version) -> notification id."""
+        got: dict[tuple[str, int], int] = {}
+        with psycopg.ClientCursor(conn, row_factory=tuple_row) as curs:
+            curs.execute(query)
+            while True:
+                if curs.pgresult is not None and curs.pgresult.ntuples:
+                    for oid, version, nid in curs.fetchall():
+                        got[(str(oid), version)] = nid
+                if not curs.nextset():
+                    break
+        return got
+
+    def _alive(self, conn: psycopg.Connection[Any]) -> bool:
+        """A connection used in the last second is taken as alive; an idle one is pinged."""
+        if time.monotonic() - self._last_used.get(conn, 0.0) < IDLE_BEFORE_PING:
+            return True
+        try:
+            conn.execute("")
+        except psycopg.Error:
+            return False
+        return True
+
+    @staticmethod
+    def _rollback(conn: psycopg.Connection[Any]) -> None:
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            # On a broken connection there is nothing to roll back; the first error is the news.
+            with contextlib.suppress(psycopg.Error):
+                conn.execute("ROLLBACK")
