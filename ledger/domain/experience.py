@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import date
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from ledger.domain.base import CommandContext, LedgerAggregate
@@ -56,7 +58,7 @@ class Experience(LedgerAggregate):
             x.paid = self.paid
             x.target_competencies = list(self.target_competencies)
             x.status = "planned"
-            x.entries = {}  # entry id -> [hours, status, work date]
+            x.entries = {}  # entry id -> [hours, status, work date]; replaced, never mutated
             x.day_hours = {}  # work date (iso) -> hours logged that day
 
     class Created(LedgerAggregate.Created):
@@ -107,7 +109,8 @@ class Experience(LedgerAggregate):
         entry_id: UUID
 
         def apply(self, x: Experience) -> None:
-            x.entries[str(self.entry_id)][1] = "verified"
+            hours, _status, day = x.entries[str(self.entry_id)]
+            x.entries[str(self.entry_id)] = [hours, "verified", day]
 
     class HoursDisputed(LedgerAggregate.Event):
         TOPIC = "competency-ledger/Experience.HoursDisputed"
@@ -115,9 +118,9 @@ class Experience(LedgerAggregate):
         reason: str
 
         def apply(self, x: Experience) -> None:
-            x.entries[str(self.entry_id)][1] = "disputed"
-            entry = x.entries[str(self.entry_id)]
-            x.day_hours[entry[2]] -= entry[0]
+            hours, _status, day = x.entries[str(self.entry_id)]
+            x.entries[str(self.entry_id)] = [hours, "disputed", day]
+            x.day_hours[day] -= hours
 
     @classmethod
     def plan(
@@ -223,6 +226,18 @@ class Experience(LedgerAggregate):
         if not reason.strip():
             raise InvalidCommand("a dispute needs a reason")
         self._emit(self.HoursDisputed, ctx, entry_id=entry_id, reason=reason)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Experience:
+        # Every command gets a deep copy of the cached aggregate, and entries grow with every hour
+        # logged: a generic deepcopy of a year of entries cost more than the command's commit.
+        # Entries are replaced, never changed in place (see the apply methods), so a copy of the
+        # two maps keeps the cache safe from a command that fails after changing its copy.
+        clone = object.__new__(type(self))
+        memo[id(self)] = clone
+        for name, value in self.__dict__.items():
+            shallow = name in ("entries", "day_hours")
+            clone.__dict__[name] = dict(value) if shallow else copy.deepcopy(value, memo)
+        return clone
 
     @property
     def verified_hours(self) -> Decimal:
