@@ -186,7 +186,7 @@ def clr_credential(
         framework_id = (c.get("basis") or {}).get("framework_id")
         aligned: dict[str, dict] = {}
         for j in (lineage or {}).get("judgments", ()):
-            hit = _find(index, framework_id, j["competency_id"])
+            hit = _find(index, j.get("framework_id") or framework_id, j["competency_id"])
             if hit is not None:
                 fw, comp = hit
                 ach_id = urn("competency", fw["id"], comp["id"])
