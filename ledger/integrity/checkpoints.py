@@ -1,0 +1,154 @@
+"""Taking signed checkpoints: incrementally, from the last checkpoint's frontier.
+
+A checkpoint reads only the events recorded since the previous one: the previous frontier (its
+O(log n) perfect-subtree hashes, checked against its signed root) stands for everything before.
+The same pass writes each new leaf's hash to ``integrity_leaves`` (so verify can name the exact
+first event that differs, and proofs need not re-read every payload) and the RFC 6962
+consistency proof from the previous checkpoint (so anyone holding two checkpoints can check that
+the second extends the first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ledger.errors import LedgerError
+from ledger.integrity.db import IntegrityDB
+from ledger.integrity.keys import SigningKeyUnavailable, load_private_key
+from ledger.integrity.merkle import Frontier, RangeHasher, consistency_proof
+from ledger.integrity.note import Checkpoint, CheckpointInvalid, open_checkpoint, sign_checkpoint
+from ledger.settings import get_settings
+
+log = structlog.get_logger(__name__)
+
+
+class CheckpointRefused(LedgerError):
+    """The stored state the next checkpoint would build on does not match its signature."""
+
+    code = "checkpoint-refused"
+    title = "The previous checkpoint does not hold; run `ledger verify`"
+
+
+def origin() -> str:
+    s = get_settings()
+    return f"competency-ledger/{s.district_code}/{s.school_code}"
+
+
+def _key(key: Ed25519PrivateKey | None, key_path: Path | str | None) -> Ed25519PrivateKey:
+    if key is not None:
+        return key
+    return load_private_key(key_path or get_settings().signing_key_path)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def checkpoint(
+    app: Any,
+    *,
+    key: Ed25519PrivateKey | None = None,
+    key_path: Path | str | None = None,
+    now: Callable[[], datetime] = _utc_now,
+) -> tuple[Checkpoint | None, bool]:
+    """Sign a checkpoint over every event stored now. Returns (checkpoint, made): the new
+    checkpoint, or the latest one with made=False when no event arrived since it (or None, False
+    for an empty log)."""
+    signer = _key(key, key_path)
+    public = signer.public_key()
+    with IntegrityDB(app) as db, db.write():
+        prev_row = db.latest_checkpoint()
+        try:
+            prev = open_checkpoint(prev_row.body, prev_row.signature, public) if prev_row else None
+        except CheckpointInvalid as e:
+            raise CheckpointRefused(str(e)) from None
+        seed = Frontier()
+        if prev_row is not None and prev is not None:
+            if prev.tree_size != prev_row.tree_size or prev.last_position != prev_row.last_position:
+                raise CheckpointRefused(f"checkpoint {prev.seq}'s columns differ from its note")
+            seed = prev_row.seeded_frontier()
+            if seed.root() != prev.root:
+                raise CheckpointRefused(f"checkpoint {prev.seq}'s stored frontier is not its root")
+        after = prev.last_position if prev else 0
+        upto = db.max_position()
+        new = db.count_after(after) if upto > after else 0
+        if new == 0:
+            return prev, False
+        old = seed.size
+        size = old + new
+        hasher = RangeHasher(size, cuts=(old,), seed=seed if old else None)
+        batch: list[tuple[int, int, bytes]] = []
+        last = after
+        for leaf in db.leaves(after, upto):
+            if hasher.count == size:  # a row committed late, below ids we counted
+                raise CheckpointRefused("the events table changed while it was being read")
+            h = leaf.hash()
+            batch.append((hasher.count, leaf.position, h))
+            hasher.add(h)
+            last = leaf.position
+            if len(batch) >= 2000:
+                db.add_index(batch)
+                batch = []
+        db.add_index(batch)
+        if hasher.count != size:  # rows vanished between the count and the read
+            raise CheckpointRefused("the events table changed while it was being read")
+        proof = consistency_proof(old, size, hasher.mth) if old else []
+        cp = sign_checkpoint(
+            signer,
+            origin=prev.origin if prev else origin(),
+            seq=(prev.seq + 1) if prev else 1,
+            tree_size=size,
+            root=hasher.mth(0, size),
+            time=now(),
+            last_position=last,
+        )
+        db.add_checkpoint(cp, hasher.frontier(size), proof, cp.time)
+    log.info("integrity.checkpoint", seq=cp.seq, tree_size=cp.tree_size, root=cp.root.hex())
+    return cp, True
+
+
+def maybe_checkpoint(
+    app: Any,
+    *,
+    interval: int | None = None,
+    key: Ed25519PrivateKey | None = None,
+    key_path: Path | str | None = None,
+) -> Checkpoint | None:
+    """Checkpoint when at least ``interval`` (Settings.checkpoint_interval) events arrived since
+    the last one. Cheap when not due: two indexed queries. Never raises for a missing key: it logs
+    ``integrity.no_signing_key`` and returns None, so a worker loop can call it on every batch."""
+    every = interval or get_settings().checkpoint_interval
+    with IntegrityDB(app) as db:
+        prev = db.latest_checkpoint()
+        after = prev.last_position if prev else 0
+        # Ids have gaps (PITFALLS 10) so max - after only bounds the count from above.
+        if db.max_position() - after < every or db.count_after(after) < every:
+            return None
+    try:
+        cp, made = checkpoint(app, key=key, key_path=key_path)
+    except SigningKeyUnavailable as e:
+        log.warning("integrity.no_signing_key", detail=e.detail)
+        return None
+    return cp if made else None
+
+
+def latest_checkpoint(
+    app: Any, *, public_key: Any | None = None, key_path: Path | str | None = None
+) -> Checkpoint | None:
+    """The newest signed checkpoint (what exports name: ``cp.tree_size``, ``cp.root.hex()``),
+    checked against the school's key; None before the first checkpoint."""
+    pub = public_key or load_private_key(key_path or get_settings().signing_key_path).public_key()
+    with IntegrityDB(app) as db:
+        row = db.latest_checkpoint()
+    if row is None:
+        return None
+    try:
+        return open_checkpoint(row.body, row.signature, pub)
+    except CheckpointInvalid as e:
+        raise CheckpointRefused(str(e)) from None
