@@ -32,6 +32,18 @@ class Ledger:
         if self.rm is not None:
             self.rm.catch_up()
 
+    def read(self, kind: str, ident: Any, query: str, *args: Any, **kw: Any) -> Any:
+        """A read-model query about one record. ``None`` can mean the projection has not yet
+        applied a record another process wrote: catch up once before calling it not found."""
+        fn = getattr(self.reads, query)
+        found = fn(*args, **kw)
+        if found is None:
+            self.rm.catch_up()
+            found = fn(*args, **kw)
+        if found is None:
+            raise NotFound(kind, ident)
+        return found
+
     @property
     def reads(self) -> Any:
         if self.rm is None:

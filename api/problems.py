@@ -7,6 +7,7 @@ clients can branch on it; ``title`` is the class's human title and ``detail`` th
 from __future__ import annotations
 
 import sqlite3
+import traceback
 from typing import Any
 
 import psycopg
@@ -202,8 +203,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # The traceback goes to the log (with no request data); the client learns nothing of it.
-        log.error("unhandled_error", error_type=type(exc).__name__, exc_info=exc)
+        # Where it failed goes to the log, but not the message: messages can quote the data
+        # (a response that failed validation holds a student's record). The client learns nothing.
+        frames = [
+            f"{f.filename}:{f.lineno}:{f.name}" for f in traceback.extract_tb(exc.__traceback__)
+        ]
+        log.error("unhandled_error", error_type=type(exc).__name__, frames=frames[-8:])
         return problem_response(
             request, 500, "internal-error", "Internal error", "the server failed; it is logged"
         )

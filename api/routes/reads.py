@@ -38,7 +38,7 @@ Filter = Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_.:/\-
 )
 def mastery(student_id: UUID, actor: ActorDep, ledger: LedgerDep, at: MomentDep) -> schemas.Mastery:
     visible_student(ledger, actor, student_id)
-    rows = ledger.reads.mastery(str(student_id), **at.kw)
+    rows = ledger.read("student", student_id, "mastery", str(student_id), **at.kw)
     return schemas.Mastery(student_id=str(student_id), competencies=rows)
 
 
@@ -49,7 +49,7 @@ def mastery(student_id: UUID, actor: ActorDep, ledger: LedgerDep, at: MomentDep)
 )
 def transcript(student_id: UUID, actor: ActorDep, ledger: LedgerDep, at: MomentDep) -> dict:
     visible_student(ledger, actor, student_id)
-    return ledger.reads.transcript(str(student_id), **at.kw)
+    return ledger.read("student", student_id, "transcript", str(student_id), **at.kw)
 
 
 @router.get(
@@ -59,7 +59,7 @@ def transcript(student_id: UUID, actor: ActorDep, ledger: LedgerDep, at: MomentD
 )
 def hours(student_id: UUID, actor: ActorDep, ledger: LedgerDep, at: MomentDep) -> dict:
     visible_student(ledger, actor, student_id)
-    return ledger.reads.hours(str(student_id), **at.kw)
+    return ledger.read("student", student_id, "hours", str(student_id), **at.kw)
 
 
 @router.get(
@@ -69,7 +69,7 @@ def hours(student_id: UUID, actor: ActorDep, ledger: LedgerDep, at: MomentDep) -
 )
 def lineage(credit_id: UUID, actor: ActorDep, ledger: LedgerDep) -> dict:
     visible_of_student(ledger, actor, ledger.app.credit(credit_id), "credit")
-    return ledger.reads.lineage(str(credit_id))
+    return ledger.read("credit", credit_id, "lineage", str(credit_id))
 
 
 @router.get(
