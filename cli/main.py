@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from cli.demo import demo
+from cli.exports import exports
 from cli.imports import imports
 from cli.serve import serve
 from cli.users import users
@@ -18,6 +19,7 @@ app = typer.Typer(
 )
 app.add_typer(users, name="users")
 app.add_typer(imports, name="import")
+app.add_typer(exports, name="export")
 app.command("serve")(serve)
 app.command("demo")(demo)
 
