@@ -1,0 +1,115 @@
+"""Building proof bundles: the events behind a credit, with inclusion proofs against the latest
+signed checkpoint (see ``bundle`` for the format and the offline check)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ledger.errors import LedgerError
+from ledger.integrity.bundle import event_entry, make_bundle
+from ledger.integrity.checkpoints import _key, checkpoint
+from ledger.integrity.db import IntegrityDB
+from ledger.integrity.keys import public_key_pem
+from ledger.integrity.merkle import RangeHasher, inclusion_proof
+from ledger.integrity.note import open_checkpoint
+
+
+class ProofUnavailable(LedgerError):
+    code = "proof-unavailable"
+    title = "No proof can be given for these events"
+
+
+def positions_of(events: Any) -> list[int]:
+    """Log positions from a lineage (``ReadModels.lineage``: its ``events``), a list of event
+    dicts with ``position``, or plain positions."""
+    if isinstance(events, dict):
+        events = events.get("events") or []
+    try:
+        return sorted({int(e["position"]) if isinstance(e, dict) else int(e) for e in events})
+    except (KeyError, TypeError, ValueError):
+        raise ProofUnavailable("events are named by their log position") from None
+
+
+def proof_bundle(
+    app: Any,
+    positions: Iterable[int],
+    *,
+    subject: dict[str, Any] | None = None,
+    key: Ed25519PrivateKey | None = None,
+    key_path: Path | str | None = None,
+    fresh: bool = True,
+) -> dict[str, Any]:
+    """A bundle proving the events at ``positions``. With ``fresh`` (the default) a checkpoint is
+    taken first when the latest one does not yet cover them."""
+    wanted = sorted(set(positions))
+    if not wanted:
+        raise ProofUnavailable("there are no events to prove")
+    signer = _key(key, key_path)
+    pub = signer.public_key()
+    with IntegrityDB(app) as db:
+        row = db.latest_checkpoint()
+    if fresh and (row is None or wanted[-1] > row.last_position):
+        checkpoint(app, key=signer)
+    with IntegrityDB(app) as db, db.snapshot():
+        row = db.latest_checkpoint()
+        if row is None:
+            raise ProofUnavailable("no checkpoint covers these events yet")
+        cp = open_checkpoint(row.body, row.signature, pub)
+        if wanted[-1] > cp.last_position:
+            raise ProofUnavailable(f"log position {wanted[-1]} is after {cp.label()}")
+        indices = db.leaf_indices(wanted)
+        leaves = db.leaves_at(wanted)
+        for p in wanted:
+            if p not in indices or p not in leaves:
+                raise ProofUnavailable(f"log position {p} is not a stored event")
+        by_index = {indices[p]: p for p in wanted}
+        hasher = RangeHasher(cp.tree_size, cuts=[c for i in by_index for c in (i, i + 1)])
+        indexed: dict[int, bytes] = {}
+        for i, _pos, h in db.index(cp.tree_size):
+            hasher.add(h)
+            if i in by_index:
+                indexed[i] = h
+        if hasher.count != cp.tree_size or hasher.mth(0, cp.tree_size) != cp.root:
+            raise ProofUnavailable(
+                f"the leaf index does not match {cp.label()}: run `ledger verify`"
+            )
+        entries = []
+        for i, p in sorted(by_index.items()):
+            leaf = leaves[p]
+            if leaf.hash() != indexed.get(i):
+                raise ProofUnavailable(
+                    f"the event at log position {p} differs from what {cp.label()} signed"
+                )
+            entries.append(
+                event_entry(leaf, i, cp.tree_size, inclusion_proof(i, cp.tree_size, hasher.mth))
+            )
+    return make_bundle(cp, public_key_pem(pub), entries, subject or {})
+
+
+def credit_proof(
+    app: Any,
+    lineage_or_events: Any,
+    *,
+    credit_id: str | None = None,
+    key: Ed25519PrivateKey | None = None,
+    key_path: Path | str | None = None,
+    fresh: bool = True,
+) -> dict[str, Any]:
+    """The proof bundle for a credit: pass ``ReadModels.lineage(credit_id)`` (or its event list,
+    or positions)."""
+    if credit_id is None and isinstance(lineage_or_events, dict):
+        credit = lineage_or_events.get("credit") or {}
+        credit_id = credit.get("id") if isinstance(credit, dict) else None
+    subject = {"kind": "credit", "id": str(credit_id)} if credit_id else {"kind": "events"}
+    return proof_bundle(
+        app,
+        positions_of(lineage_or_events),
+        subject=subject,
+        key=key,
+        key_path=key_path,
+        fresh=fresh,
+    )
