@@ -18,7 +18,6 @@ import typer
 from cli.common import fail, ledger_app
 from ledger.application import system_actor
 from ledger.errors import ExportRefused
-from projections import ReadModels
 from projections.exports.service import (
     Made,
     export_clr,
@@ -56,6 +55,8 @@ def _session(database_url: str | None, token: str | None):
             if found is None:
                 fail("the token is unknown, revoked or idle")
             actor = found
+        from projections import ReadModels  # here: `ledger --help` needs no read models
+
         rm = ReadModels(app)
         try:
             yield app, rm, actor
