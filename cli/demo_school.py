@@ -15,6 +15,7 @@ the same acts in the same order.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import random
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -355,7 +356,9 @@ class _Experience:
         self.artifact_kind = rng.choice(("document", "photo", "link"))
         # What the ledger hands back as the year goes.
         self.id: UUID | None = None
-        self.entries: list[UUID | None] = [None] * n
+        self.next_work = 0
+        self.reviews: list[tuple[date, int]] = []
+        self.entries: dict[int, UUID] = {}  # logged, not yet reviewed
         self.verified = Decimal(0)
         self.first_verified: UUID | None = None
         self.reflections: list[UUID] = []
@@ -377,11 +380,15 @@ class _Experience:
             return
         if day == self.starts_on:
             yield _at(day, 8), self.start
-        for e, (work_day, j) in enumerate(self.work):
+        # Days only move forward: a cursor over the work days, a heap of reviews due.
+        while self.next_work < len(self.work) and self.work[self.next_work][0] <= day:
+            e, (work_day, j) = self.next_work, self.work[self.next_work]
+            self.next_work += 1
             if work_day == day and self.active(day):
-                yield _at(day, 17, 30 + j), lambda e=e: self.log(e)
-            if work_day + timedelta(self.verify_lag[e]) == day and self.entries[e] is not None:
-                yield _at(day, 9, min(59, e % 60)), lambda e=e: self.review(e)
+                yield _at(day, 17, min(59, 30 + j)), lambda e=e: self.log(e)
+        while self.reviews and self.reviews[0][0] <= day:
+            _due, e = heapq.heappop(self.reviews)
+            yield _at(day, 9, e % 60), lambda e=e: self.review(e)
         mid = self.day(0.45)
         if day == mid and self.active(day):
             yield _at(day, 20), self.reflect
@@ -449,15 +456,17 @@ class _Experience:
             hours=self.hours[e],
             activity=ACTIVITIES[e % len(ACTIVITIES)],
         )
+        heapq.heappush(self.reviews, (self.work[e][0] + timedelta(self.verify_lag[e]), e))
 
     def review(self, e: int) -> None:
         if e in self.disputed:
             reason = "supervisor's timesheet shows a shorter shift"
-            self.b.cmd("dispute_hours", self.mentor, self.id, self.entries[e], reason)
+            self.b.cmd("dispute_hours", self.mentor, self.id, self.entries.pop(e), reason)
             return
-        self.b.cmd("verify_hours", self.mentor, self.id, self.entries[e])
+        entry = self.entries.pop(e)
+        self.b.cmd("verify_hours", self.mentor, self.id, entry)
         self.verified += self.hours[e]
-        self.first_verified = self.first_verified or self.entries[e]
+        self.first_verified = self.first_verified or entry
 
     def reflect(self) -> None:
         n = len(self.reflections)

@@ -14,6 +14,7 @@ import json
 import random
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -136,9 +137,12 @@ class LedgerApplication(Application):
         "DEEPCOPY_FROM_AGGREGATE_CACHE": "y",
     }
     snapshotting_intervals = {Experience: 200, Student: 200}
-    # Set inside ``bulk()``: the events of commands not yet written, and the chunk size.
+    # Set inside ``bulk()``: the events of commands not yet written, the chunk size, and the
+    # aggregates the block wrote last (served from memory: the block is their only writer).
     _bulk: ProcessingEvent | None = None
     _bulk_chunk = 0
+    _bulk_known: OrderedDict[UUID, LedgerAggregate] | None = None
+    BULK_KNOWN_MAX = 20_000
 
     def __init__(
         self,
@@ -232,22 +236,28 @@ class LedgerApplication(Application):
     def bulk(self, chunk_events: int = 2000) -> Iterator[None]:
         """Commands inside this block are written in chunks of about ``chunk_events`` events, one
         transaction per chunk instead of one per command (PITFALLS 1: one huge save hangs on
-        PostgreSQL). For one writer filling a store (the demo school, a generated district):
-        the block as a whole is not atomic, commands return no log position, and a chunk that
-        meets a concurrent writer fails the block with ConcurrencyConflict."""
+        PostgreSQL), and what the block wrote is read back from memory. For one writer filling
+        a store (the demo school, a generated district): the block as a whole is not atomic,
+        commands return no log position, and a chunk that meets a concurrent writer fails the
+        block with ConcurrencyConflict."""
         if self._bulk is not None:
             raise InvalidCommand("bulk writing does not nest")
         self._bulk, self._bulk_chunk = ProcessingEvent(), max(1, chunk_events)
+        self._bulk_known = OrderedDict()
         try:
             yield
             self._flush_bulk()
         finally:
-            self._bulk = None
+            self._bulk = self._bulk_known = None
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Any]:
         if self._bulk is None:
             return super().save(*objs, **kwargs)
         self._bulk.collect_events(*objs, **kwargs)
+        for obj in objs:
+            if isinstance(obj, LedgerAggregate):
+                self._bulk_known[obj.id] = obj
+                self._bulk_known.move_to_end(obj.id)
         if len(self._bulk.events) >= self._bulk_chunk:
             self._flush_bulk()
         return []
@@ -264,6 +274,8 @@ class LedgerApplication(Application):
             ) from None
         self._take_snapshots(chunk)
         self._notify(recordings)
+        while len(self._bulk_known) > self.BULK_KNOWN_MAX:
+            self._bulk_known.popitem(last=False)
 
     # ------------------------------------------------------------------ loading
     def load(self, cls: type[A], ident: UUID | str, kind: str | None = None) -> A:
@@ -272,7 +284,7 @@ class LedgerApplication(Application):
             uid = ident if isinstance(ident, UUID) else UUID(str(ident))
         except ValueError:
             raise NotFound(kind, ident) from None
-        pending = self._bulk.aggregates.get(uid) if self._bulk is not None else None
+        pending = self._bulk_known.get(uid) if self._bulk_known is not None else None
         try:
             # A copy, as from the cache: a command that fails must leave nothing changed.
             agg = copy.deepcopy(pending) if pending is not None else self.repository.get(uid)
