@@ -268,6 +268,8 @@ class DemoSummary:
     student_ids: list[UUID] = field(default_factory=list)
     flagged_credit_id: UUID | None = None
     revoked_credit_id: UUID | None = None
+    # How far the log moved during the build (inside a caller's own `bulk()` block: only what
+    # had been flushed by then).
     events: int = 0
 
 

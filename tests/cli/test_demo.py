@@ -24,6 +24,7 @@ from cli.demo_school import (
 from cli.main import app as cli
 from ledger.application import LedgerApplication
 from ledger.domain import Role
+from ledger.errors import LedgerError
 from ledger.settings import get_settings
 
 SMALL = DemoSize(students=8, experiences_per_student=2, hours_per_experience=4)
@@ -211,3 +212,25 @@ def test_serve_demo_if_empty_builds_once_then_mints_fresh_tokens(
             actor = app.authenticate(token)
             assert actor is not None and actor.role is Role(role)
         assert sum(1 for e in events_of(app) if kind(e) == "Student.Enrolled") == 30
+
+
+def test_bulk_writes_in_chunks_and_a_failed_command_inside_changes_nothing(
+    app: LedgerApplication,
+) -> None:
+    """The generator's big path: `LedgerApplication.bulk` commits chunk by chunk."""
+    with app.bulk(chunk_events=50):
+        summary = build_demo_school(app, size=DemoSize(3, 1, 20), chunk_events=None)
+        # Chunks already committed while the block is still open.
+        assert app.position() > 0
+        login = summary.logins[Role.MENTOR]
+        actor = app.authenticate(login.token)
+        experience = next(
+            e for e in reversed(events_of(app)) if kind(e) == "Experience.HoursVerified"
+        )
+        xid, entry = experience.originator_id, experience.entry_id
+        with pytest.raises(LedgerError):
+            app.verify_hours(actor, xid, entry)  # already verified: refused, writes nothing
+        before = app.experience(xid)
+    after = app.experience(xid)
+    assert (after.version, after.verified_hours) == (before.version, before.verified_hours)
+    assert sum(1 for e in events_of(app) if kind(e) == "Student.Enrolled") == 3
