@@ -7,6 +7,7 @@ import typer
 from cli.demo import demo
 from cli.exports import exports
 from cli.imports import imports
+from cli.integrity import integrity
 from cli.serve import serve
 from cli.users import users
 
@@ -22,6 +23,7 @@ app.add_typer(imports, name="import")
 app.add_typer(exports, name="export")
 app.command("serve")(serve)
 app.command("demo")(demo)
+app.add_typer(integrity)
 
 
 def main() -> None:
