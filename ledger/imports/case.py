@@ -72,15 +72,24 @@ def _decode(raw: bytes | str) -> Any:
         # json.loads on bytes detects UTF-8 (with or without BOM), UTF-16 and UTF-32.
         if isinstance(raw, str):
             raw = raw.removeprefix("\ufeff")
-        return json.loads(raw)
+        pkg = json.loads(raw)
+        # Stored events are UTF-8 and read models are text columns: lone surrogates and NULs
+        # from \u escapes would fail far from here, after the import was accepted.
+        dumped = json.dumps(pkg, ensure_ascii=False)
+        dumped.encode("utf-8")
     except RecursionError:
         raise InvalidImport("not a CASE CFPackage: the JSON nests too deeply") from None
     except UnicodeDecodeError as e:
         raise InvalidImport(
             f"not a CASE CFPackage: not UTF-8, UTF-16 or UTF-32 JSON ({e.reason})"
         ) from None
+    except UnicodeEncodeError:
+        raise InvalidImport("the package holds text that is not valid Unicode") from None
     except ValueError as e:
         raise InvalidImport(f"not a CASE CFPackage: not JSON ({e})") from None
+    if "\x00" in dumped:
+        raise InvalidImport("the package holds NUL characters")
+    return pkg
 
 
 def _identifier(raw: Any, where: str, notes: Normalisations) -> str:
@@ -130,12 +139,12 @@ def _timestamp(obj: dict, where: str, notes: Normalisations) -> str | None:
         raise InvalidImport(f"{where}: lastChangeDateTime must be a string")
     try:
         t = datetime.fromisoformat(raw.strip())
-    except ValueError:
+        if t.tzinfo is None:
+            notes.note("timestamp without a zone (read as UTC)", where)
+            t = t.replace(tzinfo=UTC)
+        return t.astimezone(UTC).isoformat()
+    except (ValueError, OverflowError):
         raise InvalidImport(f"{where}: lastChangeDateTime {raw!r} is not a date-time") from None
-    if t.tzinfo is None:
-        notes.note("timestamp without a zone (read as UTC)", where)
-        t = t.replace(tzinfo=UTC)
-    return t.astimezone(UTC).isoformat()
 
 
 @dataclass(frozen=True)
@@ -294,10 +303,10 @@ def parse_case(raw: bytes | str | dict, options: FrameworkOptions | None = None)
         _timestamp(a, where, notes)
         seq = a.get("sequenceNumber")
         if seq is not None:
-            if isinstance(seq, str) and seq.strip().lstrip("-").isdigit():
+            if isinstance(seq, str) and re.fullmatch(r"-?[0-9]{1,9}", seq.strip()):
                 notes.note("sequenceNumber given as text", where)
                 seq = int(seq.strip())
-            elif isinstance(seq, float) and seq.is_integer():
+            elif isinstance(seq, float) and seq.is_integer() and abs(seq) < 2**31:
                 notes.note("sequenceNumber given as a decimal number", where)
                 seq = int(seq)
             elif not isinstance(seq, int) or isinstance(seq, bool):
@@ -361,28 +370,30 @@ def parse_case(raw: bytes | str | dict, options: FrameworkOptions | None = None)
         children.setdefault(parent_of[ident], []).append(ident)
     ordered: list[Competency] = []
 
-    def walk(parent: str | None) -> None:
-        kids = sorted(
+    def kids_of(parent: str | None) -> list[str]:
+        return sorted(
             children.get(parent, []),
             key=lambda c: (seq_of[c] is None, seq_of[c] or 0, first_seen[c]),
         )
-        for rank, kid in enumerate(kids, start=1):
-            f = parsed[kid]
-            ordered.append(
-                Competency(
-                    id=kid,
-                    statement=f["statement"],
-                    code=f["code"],
-                    parent_id=parent,
-                    external_id=f["external_id"],
-                    uri=f["uri"],
-                    item_type=f["item_type"],
-                    sequence=rank,
-                )
-            )
-            walk(kid)
 
-    walk(None)
+    # Depth first without recursion: a deep package must not hit Python's recursion limit.
+    stack = [(kid, None, rank) for rank, kid in enumerate(kids_of(None), start=1)][::-1]
+    while stack:
+        kid, parent, rank = stack.pop()
+        f = parsed[kid]
+        ordered.append(
+            Competency(
+                id=kid,
+                statement=f["statement"],
+                code=f["code"],
+                parent_id=parent,
+                external_id=f["external_id"],
+                uri=f["uri"],
+                item_type=f["item_type"],
+                sequence=rank,
+            )
+        )
+        stack.extend([(k, kid, r) for r, k in enumerate(kids_of(kid), start=1)][::-1])
     competencies = _apply_areas(tuple(ordered), options.areas)
 
     source = {

@@ -14,6 +14,7 @@ import csv
 import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -61,7 +62,17 @@ ADVISOR_ROLES = {"teacher"}
 GUARDIAN_ROLES = {"parent", "guardian", "relative"}
 GRADE_OFFSETS = {"KG": 0, "TK": -1, "PK": -1, "PR": -2, "IT": -3}
 MAX_UNPACKED = 200 * 1024 * 1024
-_SLASH_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+# What a damaged or unusual zip raises (encrypted members raise RuntimeError).
+ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    OSError,
+    ValueError,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+)
+_SLASH_DATE = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
 _USER_ID = re.compile(r"\{\s*([^:{}]+?)\s*:\s*([^{}]*?)\s*\}")
 
 
@@ -122,7 +133,7 @@ def _gather(source: Path | bytes) -> dict[str, tuple[str, bytes]]:
                     raise InvalidImport(f"the zip holds {name} twice")
                 try:
                     found[wanted[stem]] = (name, zf.read(info))
-                except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as e:
+                except ZIP_ERRORS as e:
                     raise InvalidImport(f"{name}: cannot unpack ({e})") from None
     return found
 
@@ -493,7 +504,7 @@ def _school_year(sessions: dict[str, Row]) -> int | None:
     years = []
     for s in sessions.values():
         y = s.get("schoolYear")
-        if y.isdigit() and len(y) == 4:
+        if re.fullmatch(r"[0-9]{4}", y):
             years.append((s.get("type") == "schoolYear", int(y)))
     if not years:
         return None
@@ -540,10 +551,11 @@ def _student(u, role_rows, options, school_year, school_code, notes) -> StudentP
     if len(grades) > 1:
         raise InvalidImport(f"{where}: student {sid} has several grades {grades}")
     grade = grades[0].upper() if grades else ""
-    if grade.isdigit():
+    numeric = re.fullmatch(r"[0-9]{1,2}", grade) is not None
+    if numeric:
         grade = f"{int(grade):02d}"
     cohort = None
-    if grade.isdigit() and 1 <= int(grade) <= 12:
+    if numeric and 1 <= int(grade) <= 12:
         offset = 12 - int(grade)
     else:
         offset = 12 - GRADE_OFFSETS[grade] if grade in GRADE_OFFSETS else None
