@@ -8,6 +8,7 @@ from cli.demo import demo
 from cli.exports import exports
 from cli.imports import imports
 from cli.integrity import integrity
+from cli.projections import projections
 from cli.serve import serve
 from cli.users import users
 
@@ -23,6 +24,7 @@ app.add_typer(imports, name="import")
 app.add_typer(exports, name="export")
 app.command("serve")(serve)
 app.command("demo")(demo)
+app.add_typer(projections)
 app.add_typer(integrity)
 
 

@@ -28,6 +28,9 @@ class Database:
                 store.sqlite_path, isolation_level=None, check_same_thread=False, timeout=30
             )
             self.conn.execute("PRAGMA busy_timeout = 30000")
+            # Only this connection's commits: views and their tracking are lost together on a
+            # power cut (WAL keeps the file sound) and are projected again; events keep FULL.
+            self.conn.execute("PRAGMA synchronous = NORMAL")
         else:
             self.conn = psycopg.connect(store.postgres_conninfo, autocommit=True)
             if store.postgres_schema:

@@ -86,6 +86,7 @@ class ReadModels:
         self.requirements = dict(requirements or WASHINGTON_REQUIREMENTS)
         self.db = Database(app.store)
         self._project_lock = threading.Lock()
+        self._last = 0
         # Called with each event row as a batch folds it; tests use it to fail mid-batch.
         self.fault_hook: Callable[[Row], None] = lambda row: None
         self._setup()
@@ -148,16 +149,20 @@ class ReadModels:
                     "UPDATE view_tracking SET position = ? WHERE name = ?",
                     (max(last, tracked[name]), name),
                 )
+            self._last = last
             return len(rows)
 
-    def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
-        """Projects every pending event now, one transaction per batch."""
+    def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Projects every pending event now, one transaction per batch; returns the position.
+
+        Cheap when there is nothing to do: two one-row reads, no lock. ``progress`` is called
+        after each batch with (events in the batch, log position reached)."""
         head = self.app.recorder.max_notification_id() or 0
         if self.position() >= head:
             return self.position()
         while n := self._batch():
             if progress is not None:
-                progress(n)
+                progress(n, self._last)
         return self.position()
 
     def wait_for(self, position: int, timeout: float = 5.0) -> bool:
@@ -176,7 +181,7 @@ class ReadModels:
             stop.wait(poll_interval)
 
     def rebuild(
-        self, name: str | None = None, progress: Callable[[int], None] | None = None
+        self, name: str | None = None, progress: Callable[[int, int], None] | None = None
     ) -> dict:
         """Drops one projection's tables (or all) and replays the log into them."""
         names = PROJECTIONS if name is None else (name,)
@@ -193,11 +198,11 @@ class ReadModels:
         self._setup(names)
         events = 0
 
-        def count(n: int) -> None:
+        def count(n: int, position: int) -> None:
             nonlocal events
             events += n
             if progress is not None:
-                progress(n)
+                progress(n, position)
 
         position = self.catch_up(count)
         seconds = time.perf_counter() - began

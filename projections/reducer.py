@@ -105,15 +105,12 @@ def _experience(st: State, r: Row) -> None:
     elif t == "Experience.MentorReassigned":
         x["mentor_id"] = d["mentor_id"]
     elif t == "Experience.HoursLogged":
-        x["entries"][d["entry_id"]] = {
-            "hours": d["hours"],
-            "status": "logged",
-            "worked_on": r["effective_on"],
-        }
+        # Compact ([hours, status]): a year of entries is most of a student's state.
+        x["entries"][d["entry_id"]] = [str(d["hours"]), "logged"]
     elif t in ("Experience.HoursVerified", "Experience.HoursDisputed"):
         entry = x["entries"].get(d["entry_id"])
         if entry is not None:
-            entry["status"] = "verified" if t == "Experience.HoursVerified" else "disputed"
+            entry[1] = "verified" if t == "Experience.HoursVerified" else "disputed"
 
 
 def _evidence(st: State, r: Row) -> None:
@@ -256,10 +253,10 @@ def student_row(st: State) -> Row | None:
 
 def _hours_of(x: Row) -> dict[str, Decimal]:
     totals = {"logged": ZERO, "verified": ZERO, "disputed": ZERO}
-    for e in x["entries"].values():
-        totals["logged"] += e["hours"]
-        if e["status"] in ("verified", "disputed"):
-            totals[e["status"]] += e["hours"]
+    for hours, status in x["entries"].values():
+        totals["logged"] += Decimal(hours)
+        if status in ("verified", "disputed"):
+            totals[status] += Decimal(hours)
     return totals
 
 
