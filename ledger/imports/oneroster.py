@@ -15,6 +15,7 @@ import io
 import re
 import zipfile
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -106,10 +107,23 @@ class _Files:
 
 
 # ---------------------------------------------------------------------- reading the files
-def _gather(source: Path | bytes) -> dict[str, tuple[str, bytes]]:
-    """{logical name: (file name, bytes)} from a folder, a zip file, or zip bytes."""
+def _gather(source: Path | bytes | Mapping[str, bytes]) -> dict[str, tuple[str, bytes]]:
+    """{logical name: (file name, bytes)} from a folder, a zip file, zip bytes, or a mapping of
+    file names to their bytes (the HTTP form)."""
     found: dict[str, tuple[str, bytes]] = {}
     wanted = {n.lower(): n for n in FILES + IGNORED}
+    if isinstance(source, Mapping):
+        for name, data in source.items():
+            stem = name.rsplit("/", 1)[-1].lower().removesuffix(".csv")
+            if stem in wanted:
+                if wanted[stem] in found:
+                    raise InvalidImport(f"{name} is given twice")
+                base = name.rsplit("/", 1)[-1]
+                found[wanted[stem]] = (
+                    base if base.lower().endswith(".csv") else f"{base}.csv",
+                    data,
+                )
+        return found
     if isinstance(source, Path) and source.is_dir():
         entries = [(p.name, p) for p in sorted(source.iterdir()) if p.is_file()]
         for name, p in entries:
@@ -302,7 +316,9 @@ def _split(value: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------- the roster
-def parse_oneroster(source: Path | bytes, options: RosterOptions | None = None) -> RosterPlan:
+def parse_oneroster(
+    source: Path | bytes | Mapping[str, bytes], options: RosterOptions | None = None
+) -> RosterPlan:
     """Reads a OneRoster folder or zip into a plan. Raises InvalidImport, nothing else."""
     options = options or RosterOptions()
     if options.local_id not in ("identifier", "sourcedId"):

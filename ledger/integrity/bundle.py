@@ -24,7 +24,7 @@ import binascii
 import json
 from typing import Any
 
-from ledger.errors import LedgerError
+from ledger.errors import InvalidCommand
 from ledger.integrity.keys import BadPublicKey, key_id, load_public_key
 from ledger.integrity.leaves import ENCODING, Leaf
 from ledger.integrity.merkle import ProofError, verify_inclusion
@@ -33,7 +33,7 @@ from ledger.integrity.note import Checkpoint, checkpoint_from_dict
 FORMAT = "competency-ledger/proof-bundle/v1"
 
 
-class InvalidProof(LedgerError):
+class InvalidProof(InvalidCommand):
     code = "invalid-proof"
     title = "The proof does not verify"
 

@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ledger.errors import LedgerError
+from ledger.errors import StateConflict
 from ledger.integrity.db import IntegrityDB
 from ledger.integrity.keys import SigningKeyUnavailable, load_private_key
 from ledger.integrity.merkle import Frontier, RangeHasher, consistency_proof
@@ -28,7 +28,7 @@ from ledger.settings import get_settings
 log = structlog.get_logger(__name__)
 
 
-class CheckpointRefused(LedgerError):
+class CheckpointRefused(StateConflict):
     """The stored state the next checkpoint would build on does not match its signature."""
 
     code = "checkpoint-refused"

@@ -10,7 +10,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from ledger.errors import LedgerError
+from ledger.errors import InvalidCommand, LedgerError
 
 
 class SigningKeyUnavailable(LedgerError):
@@ -18,7 +18,7 @@ class SigningKeyUnavailable(LedgerError):
     title = "The checkpoint signing key is missing or unreadable"
 
 
-class BadPublicKey(LedgerError):
+class BadPublicKey(InvalidCommand):
     code = "bad-public-key"
     title = "Not an Ed25519 public key"
 

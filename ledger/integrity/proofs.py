@@ -9,7 +9,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ledger.errors import LedgerError
+from ledger.errors import StateConflict
 from ledger.integrity.bundle import event_entry, make_bundle
 from ledger.integrity.checkpoints import _key, checkpoint
 from ledger.integrity.db import IntegrityDB
@@ -18,7 +18,7 @@ from ledger.integrity.merkle import RangeHasher, inclusion_proof
 from ledger.integrity.note import open_checkpoint
 
 
-class ProofUnavailable(LedgerError):
+class ProofUnavailable(StateConflict):
     code = "proof-unavailable"
     title = "No proof can be given for these events"
 
