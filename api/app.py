@@ -16,6 +16,7 @@ from api.routes import (
     evidence,
     experiences,
     frameworks,
+    imports,
     judgments,
     operations,
     reads,
@@ -68,6 +69,7 @@ def create_app(
     problems.install(api)
     for module in (
         frameworks,
+        imports,
         students,
         users,
         experiences,
