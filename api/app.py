@@ -15,6 +15,7 @@ from api.routes import (
     credits,
     evidence,
     experiences,
+    exports,
     frameworks,
     imports,
     judgments,
@@ -78,6 +79,7 @@ def create_app(
         credits,
         reads,
         operations,
+        exports,
     ):
         api.include_router(module.router)
     api.add_middleware(RequestContext, max_body=max_body_bytes)

@@ -388,6 +388,20 @@ ENDPOINTS = [
         read(),
     ),
     E("GET", "/v1/audit", lambda c, s: ("/v1/audit", None), only("registrar", 200)),
+    # exports (a year with no credits: the header-only file, never refused for bad rows)
+    E(
+        "GET",
+        "/v1/exports/state/grade-history",
+        lambda c, s: ("/v1/exports/state/grade-history?school_year=2030-31", None),
+        {**only("registrar", 200), "reporter": (200, 200)},
+    ),
+    E("GET", "/v1/students/{id}/clr", lambda c, s: (f"/v1/students/{s}/clr", None), read()),
+    E(
+        "GET",
+        "/v1/students/{id}/transcript.pdf",
+        lambda c, s: (f"/v1/students/{s}/transcript.pdf", None),
+        read(),
+    ),
 ]
 
 
