@@ -18,6 +18,7 @@ from api.routes import (
     exports,
     frameworks,
     imports,
+    integrity,
     judgments,
     operations,
     reads,
@@ -80,6 +81,7 @@ def create_app(
         reads,
         operations,
         exports,
+        integrity,
     ):
         api.include_router(module.router)
     api.add_middleware(RequestContext, max_body=max_body_bytes)
