@@ -61,7 +61,21 @@ def expected_roster(folder: Path) -> dict:
             for t in live:
                 if t["role"] == "teacher" and t["classSourcedId"] == e["classSourcedId"]:
                     advisors.setdefault(e["userSourcedId"], set()).add(t["userSourcedId"])
-    return {"users": users, "orgs": orgs, "students": students, "advisors": advisors}
+    guardians: dict[str, set[str]] = {}
+    kin = {sid for sid, rs in roles.items() if rs & {"parent", "guardian", "relative"}}
+    for sid, u in users.items():
+        for agent in filter(None, (a.strip() for a in u.get("agentSourcedIds", "").split(","))):
+            if sid in students and agent in kin:
+                guardians.setdefault(sid, set()).add(agent)
+            elif sid in kin and agent in students:
+                guardians.setdefault(agent, set()).add(sid)
+    return {
+        "users": users,
+        "orgs": orgs,
+        "students": students,
+        "advisors": advisors,
+        "guardians": guardians,
+    }
 
 
 def school_of(u: dict, orgs: dict) -> str:
@@ -82,6 +96,8 @@ def test_shared_rosters_import_and_reimport_changes_nothing(app, shared_data, na
         assert (s.given_name, s.family_name) == (u["givenName"], u["familyName"])
         want = {str(roster_user_id(t, Role.ADVISOR)) for t in exp["advisors"].get(sid, ())}
         assert set(s.advisors) == want
+        kin = {str(roster_user_id(g, Role.GUARDIAN)) for g in exp["guardians"].get(sid, ())}
+        assert set(s.guardians) == kin
     for t in {t for ts in exp["advisors"].values() for t in ts}:
         assert app.user(roster_user_id(t, Role.ADVISOR)).role is Role.ADVISOR
     before = app.position()
