@@ -169,6 +169,10 @@ def test_clr_of_a_scripted_student_validates(app, rm, scripted, shared_data):
     e = app.load(Export, made.export_id)
     assert (e.kind, e.student_id, e.row_count) == ("clr", sid, 5)
     assert e.sha256 == hashlib.sha256(made.file.content).hexdigest()
+    # The student's own history shows who took their record.
+    rm.catch_up()
+    (taken,) = [r for r in rm.history(sid, limit=200).items if r["type"] == "Export.Recorded"]
+    assert taken["actor_id"] == scripted.actors["W1001"].user_id
     with pytest.raises(errors.NotPermitted):
         export_clr(app, rm, scripted.actors["W1002"], sid, settings=SETTINGS)
     with pytest.raises(errors.NotPermitted):

@@ -233,3 +233,16 @@ def test_any_titles_give_a_well_formed_file_or_a_listed_refusal(titles):
         cells = line.split("\t")
         assert len(cells) == len(CEDARS_GRADE_HISTORY.columns)
         assert not cells[7].startswith(("=", "+", "-", "@"))
+
+
+def test_credits_without_a_course_get_the_profiles_local_course_ids():
+    rows = credit_rows(
+        transcript([credit(id="h", method="hours", mastery_based=False), credit(id="m")]),
+        school_year="2025-26",
+        district_code="17001",
+    )
+    assert {r.key["credit_id"]: r.cells["CourseId"] for r in rows} == {
+        "h": "WBL-CREDIT",
+        "m": "CBE-CREDIT",
+    }
+    assert {r.cells["MasteryBased"] for r in rows} == {"Y", "N"}
