@@ -92,6 +92,9 @@ def test_every_shared_case_file_imports_with_its_hierarchy_order_and_codes(app, 
         assert sorted(a.type for a in d.associations) == sorted(
             a["associationType"] for a in others
         )
+        before = app.position()
+        _, again = import_pkg(app, path.read_bytes())
+        assert again.value["status"] == "unchanged" and app.position() == before, path.name
 
 
 def test_shared_files_that_break_the_schema_report_what_was_normalised(shared_data):
