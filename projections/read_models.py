@@ -92,19 +92,23 @@ class ReadModels:
         self._setup()
 
     # ------------------------------------------------------------------ tables and tracking
-    def _setup(self, names: tuple[str, ...] = PROJECTIONS) -> None:
+    def _setup(self) -> None:
         with self.db.transaction() as db:
-            db.advisory_lock(SETUP_LOCK)
-            db.execute(TRACKING)
-            for name in names:
-                for statements in TABLES[name].values():
-                    for sql in statements:
-                        db.execute(sql)
-                db.execute(
-                    "INSERT INTO view_tracking (name, position) VALUES (?, 0) "
-                    "ON CONFLICT (name) DO NOTHING",
-                    (name,),
-                )
+            self._create(db, PROJECTIONS)
+
+    @staticmethod
+    def _create(db: Database, names: tuple[str, ...]) -> None:
+        db.advisory_lock(SETUP_LOCK)
+        db.execute(TRACKING)
+        for name in names:
+            for statements in TABLES[name].values():
+                for sql in statements:
+                    db.execute(sql)
+            db.execute(
+                "INSERT INTO view_tracking (name, position) VALUES (?, 0) "
+                "ON CONFLICT (name) DO NOTHING",
+                (name,),
+            )
 
     def positions(self) -> dict[str, int]:
         with self.db.lock:
@@ -189,13 +193,15 @@ class ReadModels:
         if unknown:
             raise InvalidCommand(f"unknown projection {name!r}; one of {list(PROJECTIONS)}")
         began = time.perf_counter()
+        # Drop, re-create and reset in one transaction under the tracking lock: a projector in
+        # another process waits, then finds empty tables at position 0, never missing ones.
         with self._project_lock, self.db.transaction() as db:
             db.all("SELECT name FROM view_tracking FOR UPDATE")
             for n in names:
                 for table in TABLES[n]:
                     db.execute(f"DROP TABLE IF EXISTS {table}")  # noqa: S608 - our names
                 db.execute("UPDATE view_tracking SET position = 0 WHERE name = ?", (n,))
-        self._setup(names)
+            self._create(db, names)
         events = 0
 
         def count(n: int, position: int) -> None:

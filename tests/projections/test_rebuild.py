@@ -199,3 +199,28 @@ def test_notification_ids_with_gaps(postgres_url, clock):
     finally:
         rm.close()
         app.close()
+
+
+def test_rebuild_while_another_projector_follows(app):
+    builder, follower = ReadModels(app, batch_size=4), ReadModels(app, batch_size=3)
+    try:
+        school = RandomSchool(School.build(app), builder)
+        for op in SEED:
+            school.run(*op)
+        stop = threading.Event()
+        worker = threading.Thread(target=follower.follow, args=(stop, 0.001))
+        worker.start()
+        try:
+            first = builder.rebuild()
+            second = builder.rebuild("records")
+        finally:
+            stop.set()
+            worker.join(timeout=60)
+        follower.catch_up()
+        assert first["position"] == second["position"] == follower.position()
+        settled = builder.dump()
+        builder.rebuild()
+        assert builder.dump() == settled
+    finally:
+        builder.close()
+        follower.close()
