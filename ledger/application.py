@@ -60,6 +60,7 @@ from ledger.errors import (
     NotFound,
     NotPermitted,
 )
+from ledger.persistence import reads as command_reads
 from ledger.store import StoreConfig, parse_database_url
 
 if TYPE_CHECKING:
@@ -187,9 +188,13 @@ class LedgerApplication(Application):
             replay = self._replay(record_id, command, fp)
             if replay is not None:
                 return replay
+        # Where the recorder checks what a command read at commit, the first attempt reads from
+        # the cache without a round trip per aggregate (ledger/persistence/reads.py).
+        checks_reads = self._bulk is None and getattr(self.recorder, "checks_reads", False)
         for attempt in range(MAX_ATTEMPTS):
             ctx = self.context(actor, correlation_id)
-            outcome = decide(ctx)
+            with command_reads.tracking(checks_reads, attempt) as read:
+                outcome = decide(ctx)
             to_save = [a for a in outcome.save if a is not None]
             if record_id is not None:
                 to_save.append(
@@ -203,7 +208,7 @@ class LedgerApplication(Application):
                     )
                 )
             try:
-                recordings = self.save(*to_save)
+                recordings = self.save(*to_save, **command_reads.recorder_kwargs(read, to_save))
             except IntegrityError:
                 if record_id is not None:
                     replay = self._replay(record_id, command, fp)
@@ -212,6 +217,8 @@ class LedgerApplication(Application):
                 # Another command moved one of our streams on: decide again on fresh state.
                 time.sleep(min(0.2, 0.002 * 2**attempt) * random.random())
                 continue
+            if checks_reads:
+                command_reads.remember(self.repository, self.mapper, recordings)
             position = max((r.notification.id for r in recordings), default=None)
             return CommandResult(outcome.value, position, len(recordings))
         raise ConcurrencyConflict(
@@ -287,7 +294,11 @@ class LedgerApplication(Application):
         pending = self._bulk_known.get(uid) if self._bulk_known is not None else None
         try:
             # A copy, as from the cache: a command that fails must leave nothing changed.
-            agg = copy.deepcopy(pending) if pending is not None else self.repository.get(uid)
+            agg = (
+                copy.deepcopy(pending)
+                if pending is not None
+                else command_reads.get(self.repository, uid)
+            )
         except AggregateNotFoundError:
             raise NotFound(kind, ident) from None
         if not isinstance(agg, cls):

@@ -54,9 +54,14 @@ class _Pending:
     done: bool = False
     ids: list[int] | None = None
     error: BaseException | None = None
+    # (aggregate id, version) whose existence means something this command read has moved on.
+    moved_if: list[tuple[Any, int]] = field(default_factory=list)
 
     def stream_keys(self) -> list[tuple[str, int]]:
         return [(str(e.originator_id), e.originator_version) for e in self.events]
+
+    def read_keys(self) -> list[tuple[str, int]]:
+        return [(str(i), v) for i, v in self.moved_if]
 
 
 class GroupCommitRecorder(PostgresApplicationRecorder):
@@ -86,6 +91,11 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         ).format(**names)
         self._returning = SQL(" RETURNING originator_id, originator_version, notification_id")
         self._delete = SQL("DELETE FROM {schema}.{table} WHERE notification_id = ANY({ids}); ")
+        self._moved = SQL(
+            "SELECT t.originator_id, t.originator_version FROM {schema}.{table} AS t"
+            " JOIN (VALUES {reads}) AS r (i, v)"
+            " ON t.originator_id = r.i AND t.originator_version = r.v"
+        )
 
     @property
     def queued(self) -> int:
@@ -93,10 +103,21 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         with self._mutex:
             return len(self._queue)
 
-    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
+    # The application hands over what a command read (ledger.persistence.reads).
+    checks_reads = True
+
+    def insert_events(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        read_versions: dict[Any, int] | None = None,
+        **kwargs: Any,
+    ) -> Sequence[int]:
         if not stored_events:
             return []
         mine = _Pending(list(stored_events))
+        if read_versions:
+            mine.moved_if = [(i, v + 1) for i, v in read_versions.items()]
         with self._mutex:
             self._queue.append(mine)
             lead = not self._leading
@@ -142,13 +163,17 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         return batch
 
     def _commit(self, batch: list[_Pending]) -> None:
-        # A command proposing a row an earlier batch-mate proposes would conflict with it anyway:
-        # fail it now, so every row sent has one owner.
+        # A command that writes a row an earlier batch-mate writes, or reads what one writes,
+        # would conflict with it anyway: fail it now, so every row sent has one owner.
         proposed: set[tuple[str, int]] = set()
         sending: list[_Pending] = []
         for p in batch:
             keys = p.stream_keys()
-            if proposed.isdisjoint(keys) and len(set(keys)) == len(keys):
+            if (
+                proposed.isdisjoint(keys)
+                and proposed.isdisjoint(p.read_keys())
+                and len(set(keys)) == len(keys)
+            ):
                 proposed.update(keys)
                 sending.append(p)
             else:
@@ -165,17 +190,22 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
             for p in sending
             for e in p.events
         )
+        reads = [k for p in sending for k in p.moved_if]
+        moved = self._moved.format(
+            reads=SQL(", ").join(SQL("({}, {})").format(Literal(i), Literal(v)) for i, v in reads),
+            **self._names,
+        )
         for _ in range(self._checkouts):
             with self.datastore.get_connection() as conn:
                 if not self._alive(conn):
                     continue  # nothing was sent; the pool drops the dead connection
                 try:
-                    outcome = self._insert_all(conn, sending, values)
-                except psycopg.IntegrityError:
-                    # Some command conflicts; the transaction rolled back whole. Insert again,
-                    # keeping what does not conflict.
+                    outcome = self._insert_all(conn, sending, values, moved if reads else None)
+                except (psycopg.errors.UniqueViolation, psycopg.errors.DivisionByZero):
+                    # A command conflicts (a row exists, or something it read moved): the
+                    # transaction rolled back whole. Again, keeping what does not conflict.
                     self._rollback(conn)
-                    outcome = self._insert_some(conn, sending, values)
+                    outcome = self._insert_some(conn, sending, values, moved if reads else None)
                 except BaseException:
                     self._rollback(conn)
                     raise
@@ -188,27 +218,44 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
             if i in outcome:
                 p.ids = outcome[i]
             else:
-                p.error = IntegrityError("version conflict: the stream moved on")
+                p.error = IntegrityError("version conflict: the record moved on")
 
     def _insert_all(
-        self, conn: psycopg.Connection[Any], sending: list[_Pending], values: Composable
+        self,
+        conn: psycopg.Connection[Any],
+        sending: list[_Pending],
+        values: Composable,
+        moved: Composable | None,
     ) -> dict[int, list[int]]:
-        query = self._begin + self._insert + values + self._returning + SQL("; COMMIT")
-        got = self._run(conn, query)
+        guard = SQL("SELECT 1 / (NOT EXISTS ({}))::int; ").format(moved) if moved else SQL("")
+        query = self._begin + guard + self._insert + values + self._returning + SQL("; COMMIT")
+        got = {(str(i), v): n for i, v, n in self._run(conn, query)[-1]}
         return {i: [got[k] for k in p.stream_keys()] for i, p in enumerate(sending)}
 
     def _insert_some(
-        self, conn: psycopg.Connection[Any], sending: list[_Pending], values: Composable
+        self,
+        conn: psycopg.Connection[Any],
+        sending: list[_Pending],
+        values: Composable,
+        moved: Composable | None,
     ) -> dict[int, list[int]]:
+        check = moved + SQL("; ") if moved else SQL("")
         query = (
-            self._begin + self._insert + values + SQL(" ON CONFLICT DO NOTHING") + self._returning
+            self._begin
+            + check
+            + self._insert
+            + values
+            + SQL(" ON CONFLICT DO NOTHING")
+            + self._returning
         )
-        got = self._run(conn, query)
+        results = self._run(conn, query)
+        gone = {(str(i), v) for i, v in results[0]} if moved else set()
+        got = {(str(i), v): n for i, v, n in results[-1]}
         outcome: dict[int, list[int]] = {}
         orphans: list[int] = []
         for i, p in enumerate(sending):
             ids = [got.get(k) for k in p.stream_keys()]
-            if None in ids:
+            if None in ids or not gone.isdisjoint(p.read_keys()):
                 orphans.extend(n for n in ids if n is not None)
             else:
                 outcome[i] = ids  # type: ignore[assignment]
@@ -218,18 +265,19 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         return outcome
 
     @staticmethod
-    def _run(conn: psycopg.Connection[Any], query: Composable) -> dict[tuple[str, int], int]:
-        """Runs a multi-statement query; returns (stream, version) -> notification id."""
-        got: dict[tuple[str, int], int] = {}
+    def _run(conn: psycopg.Connection[Any], query: Composable) -> list[list[tuple[Any, ...]]]:
+        """Runs a multi-statement query; returns the rows of each statement that returns rows."""
+        results: list[list[tuple[Any, ...]]] = []
         with psycopg.ClientCursor(conn, row_factory=tuple_row) as curs:
             curs.execute(query)
             while True:
-                if curs.pgresult is not None and curs.pgresult.ntuples:
-                    for oid, version, nid in curs.fetchall():
-                        got[(str(oid), version)] = nid
+                if curs.description is not None and curs.statusmessage.startswith(
+                    ("SELECT", "INSERT")
+                ):
+                    results.append(curs.fetchall())
                 if not curs.nextset():
                     break
-        return got
+        return results
 
     def _alive(self, conn: psycopg.Connection[Any]) -> bool:
         """A connection used in the last second is taken as alive; an idle one is pinged."""

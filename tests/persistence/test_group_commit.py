@@ -18,6 +18,7 @@ from eventsourcing.persistence import DataError, IntegrityError, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from ledger.application import LedgerApplication
+from ledger.errors import InvalidCommand
 from ledger.persistence import GroupCommitRecorder
 from tests.builders import School
 from tests.conftest import POSTGRES_URL
@@ -280,3 +281,63 @@ def test_commands_from_many_threads_through_the_application(pg_app: LedgerApplic
     assert len(set(positions)) == 60
     for _login, xid in cast:
         assert len(pg_app.experience(xid).entries) == 10
+
+
+def test_a_command_whose_reads_moved_fails_alone(pg_app: LedgerApplication) -> None:
+    rec = recorder_of(pg_app)
+    read_then_moved, read_still, written_by_mate = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    rec.insert_events([event(read_then_moved, 1), event(read_then_moved, 2)])
+    rec.insert_events([event(read_still, 1)])
+    lock = HeldLock(rec)
+    out = Outcomes(rec)
+    try:
+        out.submit("leader", [event(uuid.uuid4(), 1)])
+        wait_for(lambda: rec.queued == 0 and lock.someone_waits(), "the leader to wait on the lock")
+
+        def submit(name: str, reads: dict[uuid.UUID, int], writes: list[StoredEvent]) -> None:
+            def run() -> None:
+                try:
+                    out.results[name] = rec.insert_events(writes, read_versions=reads)
+                except Exception as e:  # the outcome under test
+                    out.results[name] = e
+
+            t = threading.Thread(target=run)
+            t.start()
+            out.threads.append(t)
+            wait_for(lambda: rec.queued == len(out.threads) - 1, f"{name} to queue")
+
+        submit("current", {read_still: 1}, [event(uuid.uuid4(), 1)])
+        submit("stale", {read_then_moved: 1}, [event(uuid.uuid4(), 1)])
+        submit("mate", {}, [event(written_by_mate, 1)])
+        submit("reads-mate", {written_by_mate: 0}, [event(uuid.uuid4(), 1)])
+        submit("absent", {uuid.uuid4(): 0}, [event(uuid.uuid4(), 1)])
+    finally:
+        lock.release()
+    results = out.join()
+    assert isinstance(results["stale"], IntegrityError)
+    assert isinstance(results["reads-mate"], IntegrityError)
+    committed = ["current", "mate", "absent"]
+    assert all(isinstance(results[n], list) for n in committed), results
+    stored = {n: x for _s, _v, n, x in rows(rec)}
+    assert len({stored[n] for name in committed for n in results[name]}) == 1
+    assert len(stored) == 3 + 1 + len(committed)  # nothing of the failed ones
+
+
+def test_a_command_deciding_on_a_stale_cache_is_checked_and_decided_again(
+    postgres_url: str,
+) -> None:
+    """Two processes on one store: the first decides from its cache without asking the database,
+    so the recorder's check of what it read is what stops it acting on a withdrawn student."""
+    here = LedgerApplication(database_url=postgres_url)
+    there = LedgerApplication(database_url=postgres_url)
+    try:
+        school = School.build(here)
+        sid, _login = school.enroll("W1")
+        school.experience(sid)  # `here` has the student cached, current
+        there.withdraw_student(school.admin, sid, "moved away")
+        with pytest.raises(InvalidCommand, match="withdrawn"):
+            school.experience(sid)
+        assert here.student(sid).status == "withdrawn"
+    finally:
+        here.close()
+        there.close()

@@ -1,0 +1,113 @@
+"""What a command read, checked where it commits.
+
+With the library's defaults every ``repository.get`` in a command first asks the database whether
+the cached aggregate moved on (fast-forward): a round trip per aggregate, and still no guarantee,
+since another writer can commit between that read and our commit. Instead, when the recorder can
+check reads (the group-commit recorder), a command's first attempt takes its aggregates straight
+from the cache and hands the recorder the version of each one it read. The recorder checks, under
+the table lock and in the same round trip as the insert, that none of them moved; if one did, the
+command fails with the library's IntegrityError, and the application's retry loads afresh (with
+fast-forward). So commands now decide on state that is still current when they commit, for every
+aggregate they read, not only the ones they write.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Repository, project_aggregate
+from eventsourcing.persistence import Mapper
+
+
+class _Reads(threading.local):
+    # None outside a command whose recorder checks reads: plain repository behaviour.
+    versions: dict[UUID, int] | None = None
+    # True once a command is retried: load through fast-forward, the cache may be stale.
+    refresh: bool = False
+
+
+_reads = _Reads()
+
+
+@contextmanager
+def tracking(enabled: bool, attempt: int) -> Iterator[dict[UUID, int] | None]:
+    """Within one attempt of one command: collects the versions it reads (None if disabled)."""
+    outer = (_reads.versions, _reads.refresh)
+    _reads.versions = {} if enabled else None
+    _reads.refresh = attempt > 0
+    try:
+        yield _reads.versions
+    finally:
+        _reads.versions, _reads.refresh = outer
+
+
+def get(repository: Repository[Any], aggregate_id: UUID) -> Any:
+    """The aggregate for a command: from the cache without a round trip where that is safe."""
+    versions = _reads.versions
+    if versions is None:
+        return repository.get(aggregate_id)
+    try:
+        if _reads.refresh or repository.cache is None:
+            agg = repository.get(aggregate_id)
+        else:
+            try:
+                agg = _copy_cached(repository, aggregate_id)
+            except KeyError:
+                agg = repository.get(aggregate_id)
+    except AggregateNotFoundError:
+        versions.setdefault(aggregate_id, 0)  # absence is read too: nobody may create it meanwhile
+        raise
+    versions.setdefault(aggregate_id, agg.version)
+    return agg
+
+
+def _copy_cached(repository: Repository[Any], aggregate_id: UUID) -> Any:
+    # Under the lock the repository takes to fast-forward a cached aggregate in place (for reads
+    # outside commands), so the copy is never of a half-applied event. (The library's own get
+    # copies after releasing it.)
+    lock = repository._use_fastforward_lock(aggregate_id)
+    try:
+        with lock:
+            return copy.deepcopy(repository.cache.get(aggregate_id))  # type: ignore[union-attr]
+    finally:
+        repository._disuse_fastforward_lock(aggregate_id)
+
+
+def recorder_kwargs(versions: dict[UUID, int] | None, saved: Iterable[Any]) -> dict[str, Any]:
+    """The keyword the recorder checks: versions of what was read and is not being written."""
+    if not versions:
+        return {}
+    written = {a.id for a in saved}
+    return {"read_versions": {k: v for k, v in versions.items() if k not in written}}
+
+
+def remember(repository: Repository[Any], mapper: Mapper[Any], recordings: Iterable[Any]) -> None:
+    """After a commit: bring the cached aggregates up to what was just stored, from the stored
+    events themselves (decoded, exactly as a replay would see them, not the command's own
+    objects), so the next command's first attempt finds them current without a round trip."""
+    cache = repository.cache
+    if cache is None:
+        return
+    by_aggregate: dict[Any, list[Any]] = {}
+    for r in recordings:
+        by_aggregate.setdefault(r.notification.originator_id, []).append(r.notification)
+    for aggregate_id, stored in by_aggregate.items():
+        lock = repository._use_fastforward_lock(aggregate_id)
+        try:
+            with lock:
+                try:
+                    cached = cache.get(aggregate_id)
+                except KeyError:
+                    cached = None
+                first = stored[0].originator_version
+                if (cached.version if cached is not None else 0) != first - 1:
+                    continue  # the cache is behind: the next command's check will catch it
+                events = [mapper.to_domain_event(n) for n in stored]
+                cache.put(aggregate_id, project_aggregate(cached, events))
+        finally:
+            repository._disuse_fastforward_lock(aggregate_id)
