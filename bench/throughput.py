@@ -94,6 +94,7 @@ class Ledger:
         self.cast = Cast.make(self.app)
         self.recorder = type(self.app.recorder).__name__
         self.students = 0
+        self.commands_per_commit: list[float] = []
 
     def rate(self, clients: int, per_client: int) -> float:
         cast = []
@@ -108,7 +109,15 @@ class Ledger:
             for i in range(1, per_client + 1):
                 self.cast.log(login, xid, i)
 
-        return clients * per_client / _timed(clients, work)
+        before = self.batch_counts()
+        rate = clients * per_client / _timed(clients, work)
+        after = self.batch_counts()
+        if after[0] > before[0]:
+            self.commands_per_commit.append((after[1] - before[1]) / (after[0] - before[0]))
+        return rate
+
+    def batch_counts(self) -> tuple[int, int]:
+        return getattr(self.app.recorder, "batches", (0, 0))
 
     def stored_state(self) -> bytes:
         rows = self.app.recorder.select_notifications(None, 100, topics=[HOURS_TOPIC])
@@ -149,6 +158,7 @@ def run(quick: bool = False) -> dict[str, Any]:
                     "library_ratio": med["library"] / med["raw"],
                     "target_ratio": TARGETS[clients],
                     "met": med["group"] / med["raw"] >= TARGETS[clients],
+                    "ledger_commands_per_commit": group.commands_per_commit[-reps:],
                     "samples": samples,
                 }
                 results.append(entry)

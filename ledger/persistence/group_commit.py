@@ -72,6 +72,7 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         self._mutex = threading.Lock()
         self._queue: list[_Pending] = []
         self._leading = False
+        self._batch_count = self._command_count = 0
         self._last_used: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
         pool = self.datastore.pool
         self._checkouts = pool.max_size + 1
@@ -96,6 +97,12 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
             " JOIN (VALUES {reads}) AS r (i, v)"
             " ON t.originator_id = r.i AND t.originator_version = r.v"
         )
+
+    @property
+    def batches(self) -> tuple[int, int]:
+        """(transactions committed or failed, commands they carried) since start."""
+        with self._mutex:
+            return self._batch_count, self._command_count
 
     @property
     def queued(self) -> int:
@@ -160,6 +167,8 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
             n += 1
             rows += len(p.events)
         batch, self._queue = self._queue[:n], self._queue[n:]
+        self._batch_count += 1
+        self._command_count += n
         return batch
 
     def _commit(self, batch: list[_Pending]) -> None:
