@@ -23,7 +23,7 @@ from rich.table import Table
 POSTGRES_URL = os.environ.get(
     "LEDGER_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(os.environ.get("LEDGER_BENCH_RESULTS", Path(__file__).resolve().parent / "results"))
 console = Console()
 
 
@@ -97,5 +97,5 @@ def write_result(name: str, payload: dict[str, Any]) -> Path:
         **payload,
     }
     path.write_text(json.dumps(body, indent=2, default=str) + "\n")
-    console.print(f"[dim]wrote {path.relative_to(RESULTS.parent.parent)}[/dim]")
+    console.print(f"[dim]wrote {path}[/dim]")
     return path
