@@ -16,15 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from ledger.domain import (
-    Association,
-    Competency,
-    FrameworkDefinition,
-    Level,
-    MasteryMethod,
-    Scale,
-    derived_id,
-)
+from ledger.domain import Association, Competency, FrameworkDefinition, derived_id
 from ledger.errors import InvalidCommand
 from ledger.imports.report import InvalidImport, Normalisations
 from ledger.imports.settings import AreaRule, FrameworkOptions
@@ -505,9 +497,6 @@ def associations_of(
 
 __all__ = [
     "CasePlan",
-    "Level",
-    "MasteryMethod",
-    "Scale",
     "associations_of",
     "framework_id_for",
     "parse_case",
