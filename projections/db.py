@@ -32,12 +32,25 @@ class Database:
             # power cut (WAL keeps the file sound) and are projected again; events keep FULL.
             self.conn.execute("PRAGMA synchronous = NORMAL")
         else:
-            self.conn = psycopg.connect(store.postgres_conninfo, autocommit=True)
-            if store.postgres_schema:
-                self.conn.execute(
-                    f'SET search_path TO "{store.postgres_schema}"'  # noqa: S608 - our config
-                )
+            self.store = store
+            self.conn = self._connect_postgres()
         self.in_tx = False
+
+    def _connect_postgres(self) -> Any:
+        conn = psycopg.connect(self.store.postgres_conninfo, autocommit=True)
+        if self.store.postgres_schema:
+            conn.execute(
+                f'SET search_path TO "{self.store.postgres_schema}"'  # noqa: S608 - our config
+            )
+        return conn
+
+    def _alive(self) -> None:
+        # A database restart breaks this connection for good: reopen it (outside a transaction)
+        # so the process recovers by itself instead of failing every later read.
+        if self.kind == "postgres" and not self.in_tx and (self.conn.broken or self.conn.closed):
+            with self.lock:
+                if self.conn.broken or self.conn.closed:
+                    self.conn = self._connect_postgres()
 
     def _sql(self, sql: str) -> str:
         if self.kind == "sqlite":
@@ -45,6 +58,7 @@ class Database:
         return sql.replace("?", "%s")
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        self._alive()
         return self.conn.execute(self._sql(sql), tuple(params))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -65,6 +79,7 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Database]:
         """One write transaction; on SQLite it holds the database's write lock from the start."""
+        self._alive()
         with self.lock:
             if self.kind == "sqlite":
                 self.conn.execute("BEGIN IMMEDIATE")
@@ -89,6 +104,7 @@ class Database:
     @contextmanager
     def reading(self) -> Iterator[Database]:
         """A consistent read of several statements (one snapshot)."""
+        self._alive()
         with self.lock:
             if self.kind == "sqlite":
                 self.conn.execute("BEGIN")
