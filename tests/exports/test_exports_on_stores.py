@@ -19,7 +19,12 @@ from ledger import errors
 from ledger.domain import Export, Role
 from ledger.settings import Settings
 from projections import ReadModels
-from projections.exports.service import export_clr, export_grade_history, export_transcript_pdf
+from projections.exports.service import (
+    current_checkpoint,
+    export_clr,
+    export_grade_history,
+    export_transcript_pdf,
+)
 from tests.builders import School
 from tests.exports.clrcheck import assert_valid_clr
 from tests.exports.school import script_school
@@ -196,24 +201,31 @@ def test_transcript_pdf_holds_the_credits(app, rm, scripted):
     assert (e.kind, e.student_id, e.row_count) == ("transcript-pdf", sid, 4)
 
 
-def test_exports_name_the_checkpoint_they_were_made_under(app, rm, scripted, tmp_path):
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    from ledger.integrity.checkpoints import checkpoint, latest_checkpoint
-
-    key = Ed25519PrivateKey.generate()
-    checkpoint(app, key=key)
-    cp = latest_checkpoint(app, public_key=key.public_key())
-
-    def named(a):
-        c = latest_checkpoint(a, public_key=key.public_key())
-        return {"size": c.tree_size, "root": c.root.hex()}
+def test_exports_name_the_checkpoint_they_were_made_under(app, rm, scripted, tmp_path, monkeypatch):
+    from ledger.integrity.checkpoints import checkpoint
+    from ledger.integrity.keys import create_key
+    from ledger.settings import get_settings
 
     sid = scripted.students["W1001"]
-    clr = json.loads(
-        export_clr(app, rm, scripted.school.registrar, sid, checkpoint=named).file.content
-    )
-    assert clr["ledgerCheckpoint"] == {"treeSize": cp.tree_size, "rootHash": cp.root.hex()}
-    pdf = export_transcript_pdf(app, rm, scripted.school.registrar, sid, checkpoint=named)
-    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.file.content)).pages)
-    assert f"checkpoint size {cp.tree_size}" in text
+    registrar = scripted.school.registrar
+    monkeypatch.setenv("LEDGER_SIGNING_KEY_PATH", str(tmp_path / "school.pem"))
+    get_settings.cache_clear()
+    try:
+        # No key yet, then a key but no checkpoint: the exports say so, and still work.
+        assert current_checkpoint(app) is None
+        text = pdf_text(export_transcript_pdf(app, rm, registrar, sid).file.content)
+        assert "No signed ledger checkpoint" in text
+        create_key(tmp_path / "school.pem")
+        assert current_checkpoint(app) is None
+        cp, made = checkpoint(app)
+        assert made
+        clr = json.loads(export_clr(app, rm, registrar, sid).file.content)
+        assert clr["ledgerCheckpoint"] == {"treeSize": cp.tree_size, "rootHash": cp.root.hex()}
+        text = pdf_text(export_transcript_pdf(app, rm, registrar, sid).file.content)
+        assert f"checkpoint size {cp.tree_size}, root {cp.root.hex()}" in text.replace("\n", "")
+    finally:
+        get_settings.cache_clear()
+
+
+def pdf_text(content: bytes) -> str:
+    return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(content)).pages)
