@@ -19,7 +19,7 @@ import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.errors import StateConflict
-from ledger.integrity.db import IntegrityDB
+from ledger.integrity.db import TILE, IntegrityDB
 from ledger.integrity.keys import SigningKeyUnavailable, load_private_key
 from ledger.integrity.merkle import Frontier, RangeHasher, consistency_proof
 from ledger.integrity.note import Checkpoint, CheckpointInvalid, open_checkpoint, sign_checkpoint
@@ -50,14 +50,46 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class _Tiles:
+    """Hashes of each aligned block of TILE leaves, so proofs need not read every leaf hash."""
+
+    def __init__(self, db: IntegrityDB, start: int) -> None:
+        self.db = db
+        self.rows: list[tuple[int, bytes]] = []
+        self.acc: Frontier | None = Frontier()
+        begin = start - start % TILE
+        if begin < start:  # finish the tile the previous checkpoint left open
+            known = db.index_range(begin, start)
+            if len(known) == start - begin:
+                for h in known:
+                    self.acc.append(h)
+            else:
+                self.acc = None  # the index has holes: leave this tile to the leaf hashes
+
+    def add(self, index: int, h: bytes) -> None:
+        if self.acc is not None:
+            self.acc.append(h)
+        if (index + 1) % TILE == 0:
+            if self.acc is not None:
+                self.rows.append((index // TILE, self.acc.root()))
+            self.acc = Frontier()
+            if len(self.rows) >= 2000:
+                self.flush()
+
+    def flush(self) -> None:
+        self.db.add_tiles(self.rows)
+        self.rows = []
+
+
 def checkpoint(
     app: Any,
     *,
     key: Ed25519PrivateKey | None = None,
     key_path: Path | str | None = None,
-    now: Callable[[], datetime] = _utc_now,
+    now: Callable[[], datetime] | None = None,
 ) -> tuple[Checkpoint | None, bool]:
-    """Sign a checkpoint over every event stored now. Returns (checkpoint, made): the new
+    """Sign a checkpoint over every event stored now, timed by ``now`` (default the
+    application's clock). Returns (checkpoint, made): the new
     checkpoint, or the latest one with made=False when no event arrived since it (or None, False
     for an empty log)."""
     signer = _key(key, key_path)
@@ -83,6 +115,7 @@ def checkpoint(
         old = seed.size
         size = old + new
         hasher = RangeHasher(size, cuts=(old,), seed=seed if old else None)
+        tiles = _Tiles(db, old)
         batch: list[tuple[int, int, bytes]] = []
         last = after
         for leaf in db.leaves(after, upto):
@@ -90,12 +123,14 @@ def checkpoint(
                 raise CheckpointRefused("the events table changed while it was being read")
             h = leaf.hash()
             batch.append((hasher.count, leaf.position, h))
+            tiles.add(hasher.count, h)
             hasher.add(h)
             last = leaf.position
             if len(batch) >= 2000:
                 db.add_index(batch)
                 batch = []
         db.add_index(batch)
+        tiles.flush()
         if hasher.count != size:  # rows vanished between the count and the read
             raise CheckpointRefused("the events table changed while it was being read")
         proof = consistency_proof(old, size, hasher.mth) if old else []
@@ -105,7 +140,7 @@ def checkpoint(
             seq=(prev.seq + 1) if prev else 1,
             tree_size=size,
             root=hasher.mth(0, size),
-            time=now(),
+            time=(now or getattr(app, "clock", _utc_now))(),
             last_position=last,
         )
         db.add_checkpoint(cp, hasher.frontier(size), proof, cp.time)

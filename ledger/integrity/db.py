@@ -22,6 +22,7 @@ from ledger.integrity.leaves import Leaf, canonical_originator_id
 from ledger.integrity.merkle import Frontier
 
 PAGE = 2000
+TILE = 256  # leaves per stored tile hash (integrity_tiles)
 # Queries below interpolate only these fixed column lists and "?" marks, never values.
 _EVENT_COLUMNS = "{id}, originator_id, originator_version, topic, state"
 _CP_COLUMNS = "seq, tree_size, last_position, body, signature, frontier, consistency"
@@ -36,6 +37,8 @@ _DDL = {
         "CREATE TABLE IF NOT EXISTS integrity_leaves ("
         " leaf_index INTEGER PRIMARY KEY, position INTEGER NOT NULL, leaf_hash BLOB NOT NULL)",
         "CREATE INDEX IF NOT EXISTS integrity_leaves_position ON integrity_leaves (position)",
+        "CREATE TABLE IF NOT EXISTS integrity_tiles ("
+        " tile_index INTEGER PRIMARY KEY, tile_hash BLOB NOT NULL)",
     ],
     "postgres": [
         "CREATE TABLE IF NOT EXISTS {s}integrity_checkpoints ("
@@ -46,6 +49,8 @@ _DDL = {
         "CREATE TABLE IF NOT EXISTS {s}integrity_leaves ("
         " leaf_index bigint PRIMARY KEY, position bigint NOT NULL, leaf_hash bytea NOT NULL)",
         "CREATE INDEX IF NOT EXISTS integrity_leaves_position ON {s}integrity_leaves (position)",
+        "CREATE TABLE IF NOT EXISTS {s}integrity_tiles ("
+        " tile_index bigint PRIMARY KEY, tile_hash bytea NOT NULL)",
     ],
 }
 
@@ -101,6 +106,7 @@ class IntegrityDB:
         text = text.replace("{events}", self._events).replace("{id}", self._id)
         text = text.replace("{cp}", self._prefix + "integrity_checkpoints")
         text = text.replace("{leaves}", self._prefix + "integrity_leaves")
+        text = text.replace("{tiles}", self._prefix + "integrity_tiles")
         return text if self.kind == "sqlite" else text.replace("?", "%s")
 
     def _exec(self, text: str, params: tuple | list = ()) -> Any:
@@ -210,6 +216,44 @@ class IntegrityDB:
             if len(page) < PAGE:
                 return
             last = page[-1][0]
+
+    def index_range(self, lo: int, hi: int) -> list[bytes]:
+        """Leaf hashes for leaf indices lo <= i < hi (at most a tile's worth), in order."""
+        return [
+            bytes(h)
+            for (h,) in self.rows(
+                "SELECT leaf_hash FROM {leaves} WHERE leaf_index >= ? AND leaf_index < ?"
+                " ORDER BY leaf_index",
+                (lo, hi),
+            )
+        ]
+
+    def add_tiles(self, rows: list[tuple[int, bytes]]) -> None:
+        if not rows:
+            return
+        if self.kind == "sqlite":
+            self.conn.executemany(
+                self._sql("INSERT OR REPLACE INTO {tiles} (tile_index, tile_hash) VALUES (?,?)"),
+                rows,
+            )
+        else:
+            with self.conn.cursor() as cur:
+                cur.executemany(
+                    self._sql(
+                        "INSERT INTO {tiles} (tile_index, tile_hash) VALUES (?,?)"
+                        " ON CONFLICT (tile_index) DO UPDATE SET tile_hash = EXCLUDED.tile_hash"
+                    ),
+                    rows,
+                )
+
+    def tiles(self, below: int) -> dict[int, bytes]:
+        """Tile hashes for tile index < below: n/256 rows of 32 bytes, loaded whole."""
+        return {
+            int(i): bytes(h)
+            for i, h in self.rows(
+                "SELECT tile_index, tile_hash FROM {tiles} WHERE tile_index < ?", (below,)
+            )
+        }
 
     def leaf_indices(self, positions: list[int]) -> dict[int, int]:
         out: dict[int, int] = {}

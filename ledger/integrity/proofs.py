@@ -12,15 +12,61 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ledger.errors import StateConflict
 from ledger.integrity.bundle import event_entry, make_bundle
 from ledger.integrity.checkpoints import _key, checkpoint
-from ledger.integrity.db import IntegrityDB
+from ledger.integrity.db import TILE, IntegrityDB
 from ledger.integrity.keys import public_key_pem
-from ledger.integrity.merkle import RangeHasher, inclusion_proof
-from ledger.integrity.note import open_checkpoint
+from ledger.integrity.merkle import (
+    ProofError,
+    inclusion_proof,
+    naive_root,
+    node_hash,
+    split_point,
+    verify_inclusion,
+)
+from ledger.integrity.note import CheckpointInvalid, open_checkpoint
 
 
 class ProofUnavailable(StateConflict):
     code = "proof-unavailable"
     title = "No proof can be given for these events"
+
+
+class _TiledTree:
+    """MTH of any node of the tree of ``size``, from stored tile hashes (one per TILE leaves)
+    and, inside a tile or past the last full one, the leaf hashes themselves. A proof then
+    reads n/TILE tile rows plus a few tiles of leaves, not every leaf hash. A missing tile is
+    rebuilt from its leaves; a wrong one shows as a root that does not match the checkpoint."""
+
+    def __init__(self, db: IntegrityDB, size: int) -> None:
+        self.db = db
+        self.size = size
+        self.tiles = db.tiles(size // TILE)
+        self.memo: dict[tuple[int, int], bytes] = {}
+
+    def __call__(self, lo: int, hi: int) -> bytes:
+        key = (lo, hi)
+        h = self.memo.get(key)
+        if h is None:
+            h = self._compute(lo, hi)
+            self.memo[key] = h
+        return h
+
+    def _leaves(self, lo: int, hi: int) -> list[bytes]:
+        hashes = self.db.index_range(lo, hi)
+        if len(hashes) != hi - lo:
+            raise ProofUnavailable(
+                f"the leaf index lacks leaves {lo}..{hi - 1}: run `ledger verify`"
+            )
+        return hashes
+
+    def _compute(self, lo: int, hi: int) -> bytes:
+        if hi - lo == TILE and lo % TILE == 0:
+            tile = self.tiles.get(lo // TILE)
+            if tile is not None:
+                return tile
+        if hi - lo <= TILE:
+            return naive_root(self._leaves(lo, hi))
+        k = split_point(hi - lo)
+        return node_hash(self(lo, lo + k), self(lo + k, hi))
 
 
 def positions_of(events: Any) -> list[int]:
@@ -58,7 +104,10 @@ def proof_bundle(
         row = db.latest_checkpoint()
         if row is None:
             raise ProofUnavailable("no checkpoint covers these events yet")
-        cp = open_checkpoint(row.body, row.signature, pub)
+        try:
+            cp = open_checkpoint(row.body, row.signature, pub)
+        except CheckpointInvalid as e:
+            raise ProofUnavailable(f"{e}: run `ledger verify`") from None
         if wanted[-1] > cp.last_position:
             raise ProofUnavailable(f"log position {wanted[-1]} is after {cp.label()}")
         indices = db.leaf_indices(wanted)
@@ -67,26 +116,27 @@ def proof_bundle(
             if p not in indices or p not in leaves:
                 raise ProofUnavailable(f"log position {p} is not a stored event")
         by_index = {indices[p]: p for p in wanted}
-        hasher = RangeHasher(cp.tree_size, cuts=[c for i in by_index for c in (i, i + 1)])
-        indexed: dict[int, bytes] = {}
-        for i, _pos, h in db.index(cp.tree_size):
-            hasher.add(h)
-            if i in by_index:
-                indexed[i] = h
-        if hasher.count != cp.tree_size or hasher.mth(0, cp.tree_size) != cp.root:
+        mth = _TiledTree(db, cp.tree_size)
+        if mth(0, cp.tree_size) != cp.root:
             raise ProofUnavailable(
                 f"the leaf index does not match {cp.label()}: run `ledger verify`"
             )
         entries = []
         for i, p in sorted(by_index.items()):
             leaf = leaves[p]
-            if leaf.hash() != indexed.get(i):
+            if leaf.hash() != mth(i, i + 1):
                 raise ProofUnavailable(
                     f"the event at log position {p} differs from what {cp.label()} signed"
                 )
-            entries.append(
-                event_entry(leaf, i, cp.tree_size, inclusion_proof(i, cp.tree_size, hasher.mth))
-            )
+            proof = inclusion_proof(i, cp.tree_size, mth)
+            try:  # never hand out a bundle that would not verify
+                verify_inclusion(i, cp.tree_size, leaf.hash(), proof, cp.root)
+            except ProofError:
+                raise ProofUnavailable(
+                    f"the leaf index around log position {p} does not match {cp.label()}:"
+                    " run `ledger verify`"
+                ) from None
+            entries.append(event_entry(leaf, i, cp.tree_size, proof))
     return make_bundle(cp, public_key_pem(pub), entries, subject or {})
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -85,6 +87,28 @@ class Tamper:
 
     def delete(self, position: int) -> None:
         self.run("DELETE FROM {events} WHERE {id} = ?", (position,))
+
+    def synthesize(self, count: int, start: int = 0) -> None:
+        """``count`` stored events of about 300 bytes each, in chunks (PITFALLS 1): leaves are
+        the stored bytes, whatever the domain, so integrity tests need no aggregates."""
+        pg = self.store.kind == "postgres"
+        sql = self.q(
+            "INSERT INTO {events} (originator_id, originator_version, topic, state)"
+            " VALUES (?,?,?,?)"
+        )
+        with self.conn() as c:
+            for lo in range(start, start + count, 5000):
+                rows = []
+                for n in range(lo, min(lo + 5000, start + count)):
+                    oid = uuid.uuid4()
+                    state = json.dumps({"n": n, "note": "x" * 240, "id": str(oid)}).encode()
+                    rows.append((oid if pg else oid.hex, 1, "synthetic/Event.Recorded", state))
+                if pg:
+                    with c.cursor() as cur:
+                        cur.executemany(sql, rows)
+                else:
+                    c.executemany(sql, rows)
+                c.commit()
 
     def swap_states(self, a: int, b: int) -> None:
         sa, sb = self.state(a), self.state(b)

@@ -8,6 +8,7 @@ import copy
 import json
 import subprocess
 import sys
+import uuid
 from datetime import date
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from ledger.integrity.bundle import InvalidProof, verify_bundle
 from ledger.integrity.checkpoints import checkpoint
 from ledger.integrity.keys import public_key_pem
 from ledger.integrity.proofs import ProofUnavailable, credit_proof, proof_bundle
+from ledger.integrity.verify import verify_ledger
 from projections import ReadModels
 from tests.builders import School
 from tests.integrity.conftest import Tamper
@@ -217,3 +219,63 @@ def test_the_offline_verifier_imports_no_database_code(tmp_path: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.fixture
+def long_log(app: LedgerApplication, key: Ed25519PrivateKey, tamper: Tamper) -> LedgerApplication:
+    """2,000 events under checkpoints that end mid-tile (tiles are 256 leaves)."""
+    done = 0
+    for size in (300, 777, 1500, 2000):
+        tamper.synthesize(size - done, start=done)
+        checkpoint(app, key=key)
+        done = size
+    return app
+
+
+def test_proofs_over_many_tiles_round_trip(
+    long_log: LedgerApplication, key: Ed25519PrivateKey, tamper: Tamper
+) -> None:
+    positions = tamper.positions()
+    wanted = [positions[i] for i in (0, 255, 256, 299, 300, 776, 1023, 1024, 1500, 1999)]
+    bundle = proof_bundle(long_log, wanted, key=key)
+    assert bundle["checkpoint"]["tree_size"] == 2000
+    assert [e["leaf_index"] for e in bundle["events"]] == [
+        0, 255, 256, 299, 300, 776, 1023, 1024, 1500, 1999
+    ]  # fmt: skip
+    assert verify_bundle(json.loads(json.dumps(bundle)), pem(key))["events"] == 10
+    tiles = tamper.run("SELECT COUNT(*) FROM {p}integrity_tiles")[0][0]
+    assert tiles == 2000 // 256
+
+
+def test_a_lost_tile_is_rebuilt_and_a_forged_one_refused(
+    long_log: LedgerApplication, key: Ed25519PrivateKey, tamper: Tamper
+) -> None:
+    positions = tamper.positions()
+    tamper.run("DELETE FROM {p}integrity_tiles WHERE tile_index = 2")
+    assert verify_bundle(proof_bundle(long_log, [positions[600]], key=key), pem(key))["ok"]
+    tamper.run("UPDATE {p}integrity_tiles SET tile_hash = ? WHERE tile_index = 4", (b"\0" * 32,))
+    with pytest.raises(ProofUnavailable, match="leaf index does not match"):
+        proof_bundle(long_log, [positions[600]], key=key)
+
+
+def test_an_event_and_its_indexed_hash_rewritten_together_get_no_proof(
+    long_log: LedgerApplication, key: Ed25519PrivateKey, tamper: Tamper
+) -> None:
+    from ledger.integrity.leaves import Leaf
+
+    victim = tamper.positions()[1100]
+    tamper.flip_byte(victim)
+    row = tamper.run(
+        "SELECT {id}, originator_id, originator_version, topic, state FROM {events} WHERE {id} = ?",
+        (victim,),
+    )[0]
+    forged = Leaf(row[0], str(uuid.UUID(str(row[1]))), row[2], row[3], bytes(row[4]))
+    tamper.run(
+        "UPDATE {p}integrity_leaves SET leaf_hash = ? WHERE position = ?", (forged.hash(), victim)
+    )
+    with pytest.raises(ProofUnavailable):
+        proof_bundle(long_log, [victim], key=key)
+    # With the index forged in step, verify can only name the checkpoint span that holds it.
+    problem = verify_ledger(long_log, public_key=key.public_key()).problem
+    assert (problem.kind, problem.exact, problem.leaf_range) == ("changed", False, (777, 1500))
+    assert problem.position_range[0] <= victim <= problem.position_range[1]

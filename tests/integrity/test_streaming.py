@@ -7,9 +7,7 @@ table: the leaves are the stored bytes, whatever the domain). The 1M-event run i
 
 from __future__ import annotations
 
-import json
 import tracemalloc
-import uuid
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -19,28 +17,6 @@ from ledger.integrity.checkpoints import checkpoint
 from ledger.integrity.merkle import Frontier, RangeHasher, leaf_hash
 from ledger.integrity.verify import verify_ledger
 from tests.integrity.conftest import Tamper
-
-
-def synthesize(tamper: Tamper, count: int, start: int = 0) -> None:
-    """``count`` stored events of about 300 bytes each, in chunks (PITFALLS 1)."""
-    pg = tamper.store.kind == "postgres"
-    sql = tamper.q(
-        "INSERT INTO {events} (originator_id, originator_version, topic, state) VALUES (?,?,?,?)"
-    )
-    with tamper.conn() as c:
-        for lo in range(start, start + count, 5000):
-            rows = []
-            for n in range(lo, min(lo + 5000, start + count)):
-                oid = uuid.uuid4()
-                state = json.dumps({"n": n, "note": "x" * 240, "id": str(oid)}).encode()
-                rows.append((oid if pg else oid.hex, 1, "synthetic/Event.Recorded", state))
-            if pg:
-                with c.cursor() as cur:
-                    cur.executemany(sql, rows)
-                c.commit()
-            else:
-                c.executemany(sql, rows)
-                c.commit()
 
 
 def peak_of(fn) -> tuple[object, int]:
@@ -55,12 +31,12 @@ def peak_of(fn) -> tuple[object, int]:
 def test_memory_stays_flat_from_2k_to_20k_events(
     app: LedgerApplication, key: Ed25519PrivateKey, tamper: Tamper
 ) -> None:
-    synthesize(tamper, 2_000)
+    tamper.synthesize(2_000)
     (cp, _), small_cp = peak_of(lambda: checkpoint(app, key=key))
     report, small_verify = peak_of(lambda: verify_ledger(app, public_key=key.public_key()))
     assert cp.tree_size == 2_000 and report.ok
 
-    synthesize(tamper, 18_000, start=2_000)
+    tamper.synthesize(18_000, start=2_000)
     (cp, _), big_cp = peak_of(lambda: checkpoint(app, key=key))
     report, big_verify = peak_of(lambda: verify_ledger(app, public_key=key.public_key()))
     assert cp.tree_size == 20_000 and report.ok and report.verified == 20_000
@@ -96,7 +72,7 @@ def test_a_million_events_verify_in_flat_memory(
     app = LedgerApplication(database_url=sqlite_url, clock=clock)
     try:
         tamper = Tamper(app)
-        synthesize(tamper, 1_000_000)
+        tamper.synthesize(1_000_000)
         (cp, _), cp_peak = peak_of(lambda: checkpoint(app, key=key))
         report, verify_peak = peak_of(lambda: verify_ledger(app, public_key=key.public_key()))
         assert cp.tree_size == 1_000_000 and report.ok
