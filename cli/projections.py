@@ -49,7 +49,7 @@ def rebuild(
     name: str | None = typer.Argument(
         None, help=f"One of: {', '.join(PROJECTIONS)} (default all)."
     ),
-    batch_size: int = typer.Option(1000, min=1, max=20000, help="Events per transaction."),
+    batch_size: int = typer.Option(2000, min=1, max=20000, help="Events per transaction."),
     database_url: str | None = typer.Option(None, envvar="LEDGER_DATABASE_URL"),
 ) -> None:
     """Drop a projection's view tables and replay the whole log into them."""

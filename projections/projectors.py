@@ -30,6 +30,29 @@ class Subjects:
         self.db, self.table, self.cache = db, table, {}
         self.new: list[tuple[str, str]] = []
 
+    def prefetch(self, rows: list[Row]) -> None:
+        """One query per batch for the owners of every event that names no student."""
+        wanted = sorted(
+            {
+                r["originator_id"]
+                for r in rows
+                if r["type"].split(".", 1)[0] in STUDENT_OWNED
+                and r["data"].get("student_id") is None
+                and r["originator_id"] not in self.cache
+            }
+        )
+        for part in chunks(wanted):
+            marks = ",".join("?" * len(part))
+            found = dict(
+                self.db.all(
+                    f"SELECT originator_id, student_id FROM {self.table} "  # noqa: S608
+                    f"WHERE originator_id IN ({marks})",
+                    part,
+                )
+            )
+            for oid in part:
+                self.cache.setdefault(oid, found.get(oid))
+
     def student_of(self, r: Row) -> str | None:
         aggregate = r["type"].split(".", 1)[0]
         oid = r["originator_id"]
@@ -39,7 +62,7 @@ class Subjects:
         if aggregate not in STUDENT_OWNED:
             return sid
         if sid is not None:
-            if oid not in self.cache:
+            if self.cache.get(oid) != sid:  # prefetch may have cached "unknown" for it
                 self.new.append((oid, sid))
             self.cache[oid] = sid
             return sid
@@ -62,6 +85,7 @@ class Subjects:
 
 def apply_audit(db: Database, rows: list[Row], hook: Callable[[Row], None]) -> None:
     subjects = Subjects(db, "view_audit_subjects")
+    subjects.prefetch(rows)
     out = []
     for r in rows:
         out.append(
@@ -126,6 +150,7 @@ def current_frameworks(db: Database) -> dict[str, Row]:
 
 def apply_records(db: Database, rows: list[Row], hook: Callable[[Row], None]) -> None:
     subjects = Subjects(db, "view_originators")
+    subjects.prefetch(rows)
     by_student: dict[str, list[Row]] = {}
     index, revisions, frameworks_changed = [], [], set()
     for r in rows:

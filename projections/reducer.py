@@ -89,7 +89,10 @@ def _experience(st: State, r: Row) -> None:
             "ends_on": d["ends_on"],
             "paid": d.get("paid", False),
             "status": "planned",
-            "entries": {},
+            "hours": {"logged": ZERO, "verified": ZERO, "disputed": ZERO},
+            # Entries not yet reviewed (id -> hours): a review moves them into a total, so the
+            # state stays small however many hours a year logs.
+            "unreviewed": {},
         }
         return
     x = st["experiences"].get(oid)
@@ -105,12 +108,12 @@ def _experience(st: State, r: Row) -> None:
     elif t == "Experience.MentorReassigned":
         x["mentor_id"] = d["mentor_id"]
     elif t == "Experience.HoursLogged":
-        # Compact ([hours, status]): a year of entries is most of a student's state.
-        x["entries"][d["entry_id"]] = [str(d["hours"]), "logged"]
+        x["unreviewed"][d["entry_id"]] = d["hours"]
+        x["hours"]["logged"] += d["hours"]
     elif t in ("Experience.HoursVerified", "Experience.HoursDisputed"):
-        entry = x["entries"].get(d["entry_id"])
-        if entry is not None:
-            entry[1] = "verified" if t == "Experience.HoursVerified" else "disputed"
+        hours = x["unreviewed"].pop(d["entry_id"], None)
+        if hours is not None:
+            x["hours"]["verified" if t == "Experience.HoursVerified" else "disputed"] += hours
 
 
 def _evidence(st: State, r: Row) -> None:
@@ -251,20 +254,11 @@ def student_row(st: State) -> Row | None:
     )
 
 
-def _hours_of(x: Row) -> dict[str, Decimal]:
-    totals = {"logged": ZERO, "verified": ZERO, "disputed": ZERO}
-    for hours, status in x["entries"].values():
-        totals["logged"] += Decimal(hours)
-        if status in ("verified", "disputed"):
-            totals[status] += Decimal(hours)
-    return totals
-
-
 def experience_rows(st: State) -> list[Row]:
     out = []
     for x in st["experiences"].values():
-        row = {k: v for k, v in x.items() if k not in ("entries", "paid")}
-        row["hours"] = _hours_of(x)
+        row = {k: v for k, v in x.items() if k not in ("unreviewed", "paid")}
+        row["hours"] = dict(x["hours"])
         out.append(row)
     return sorted(out, key=lambda r: (r["starts_on"], r["id"]))
 
