@@ -74,7 +74,8 @@ def _run(make: Callable[[Any, Any, Any], Made], output: Path | None, database_ur
                 problems = "; ".join(f"{col} {msg}" for col, msg in sorted(row["problems"].items()))
                 typer.echo(
                     f"  {key.get('district_student_id')} {key.get('school_year')} "
-                    f"{key.get('term')} credit {key.get('credit_id')}: {problems}",
+                    f"{key.get('term')} {key.get('title')!r} credit {key.get('credit_id')}: "
+                    f"{problems}",
                     err=True,
                 )
             fail(f"{e.code}: {e.detail}")

@@ -209,7 +209,12 @@ def grade_history_file(
         if found:
             invalid.append({"key": dict(row.key), "problems": found})
     if invalid:
-        invalid.sort(key=lambda p: tuple(p["key"].values()))
+        invalid.sort(
+            key=lambda p: tuple(
+                p["key"][k]
+                for k in ("district_student_id", "school_year", "term", "title", "credit_id")
+            )
+        )
         raise ExportRefused(
             f"{len(invalid)} of {len(rows)} rows break {profile.name} {profile.version}; "
             "correct the records and export again",

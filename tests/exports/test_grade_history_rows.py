@@ -174,6 +174,7 @@ def test_invalid_rows_refuse_the_export_and_are_listed():
     err = e.value
     assert err.code == "export-refused" and "9 of 10 rows" in err.detail
     listed = {p["key"]["credit_id"]: p["problems"] for p in err.rows}
+    assert [p["key"]["district_student_id"] for p in err.rows] == [f"L{i}" for i in range(1, 10)]
     assert set(listed) == {
         "c-ssid", "c-zero", "c-code", "c-amt", "c-more", "c-mark", "c-area", "c-ctl", "c-des"
     }  # fmt: skip
