@@ -80,40 +80,50 @@ def test_grade_history_matches_the_golden_file(app, rm, scripted, clock):
 
 def test_an_export_as_of_an_instant_equals_the_export_made_then(app, rm, scripted, clock):
     registrar = scripted.school.registrar
-    first = export_grade_history(app, rm, registrar, school_year="2025-26", settings=SETTINGS)
-    made_at = app.load(Export, first.export_id).created_on
-    # The ledger moves on: a correction, a new class, a revocation.
-    clock.advance(days=3)
-    app.correct_student_details(
-        registrar, scripted.students["W1002"], {"state_student_id": "5300000099"}, "typo"
-    )
-    app.record_class(
-        registrar,
-        scripted.students["W1003"],
-        course_id="ENG12",
-        title="English 12",
-        area="ENG",
-        credits_earned=Decimal(1),
-        credits_attempted=None,
-        mark="A",
-        school_year="2025-26",
-        term="FY",
-        state_course_code="01004",
-    )
-    app.revoke_credit(registrar, scripted.credits["W1001/ALG2A"], "grade change pending")
-    now = export_grade_history(app, rm, registrar, school_year="2025-26", settings=SETTINGS)
-    assert now.file.content != first.file.content
-    assert b"5300000099" in now.file.content and b"English 12" in now.file.content
-    again = export_grade_history(
-        app, rm, registrar, school_year="2025-26", as_of=made_at, settings=SETTINGS
-    )
-    assert again.file.content.decode() == first.file.content.decode()
-    assert again.file.name == first.file.name
-    e = app.load(Export, again.export_id)
-    assert e.as_of == made_at and e.sha256 == app.load(Export, first.export_id).sha256
+    students = scripted.students
+
+    def english_12(app):
+        app.record_class(
+            registrar, students["W1003"], course_id="ENG12", title="English 12", area="ENG",
+            credits_earned=Decimal(1), credits_attempted=None, mark="A", school_year="2025-26",
+            term="FY", state_course_code="01004",
+        )  # fmt: skip
+
+    # The ledger moves on after each submission: a correction, a new class, a revocation, an
+    # amendment. Each submission is kept with the instant its Export event was recorded.
+    changes = [
+        lambda app: app.correct_student_details(
+            registrar, students["W1002"], {"state_student_id": "5300000099"}, "typo"
+        ),
+        english_12,
+        lambda app: app.revoke_credit(registrar, scripted.credits["W1001/ALG2A"], "grade change"),
+        lambda app: app.amend_credit(
+            registrar, scripted.credits["W1002/CHEM1"], reason="late lab", changes={"mark": "C"}
+        ),
+    ]
+    submitted = []
+    for change in [None, *changes]:
+        if change is not None:
+            clock.advance(days=3)
+            change(app)
+        made = export_grade_history(app, rm, registrar, school_year="2025-26", settings=SETTINGS)
+        submitted.append((app.load(Export, made.export_id).created_on, made))
+    contents = [m.file.content for _, m in submitted]
+    assert len(set(contents)) == len(contents), "each change shows in the next submission"
+    assert b"5300000099" in contents[1] and b"English 12" in contents[2]
+    assert b"Chemistry = Lab\t11\tD\t" in contents[3]
+    assert b"Chemistry = Lab\t11\tC\t" in contents[4]
+    for made_at, made in submitted:
+        again = export_grade_history(
+            app, rm, registrar, school_year="2025-26", as_of=made_at, settings=SETTINGS
+        )
+        assert again.file.content.decode() == made.file.content.decode()
+        assert again.file.name == made.file.name
+        e = app.load(Export, again.export_id)
+        assert e.as_of == made_at and e.sha256 == app.load(Export, made.export_id).sha256
     # Before anything was reported, the same profile gives a header-only file.
     empty = export_grade_history(
-        app, rm, registrar, school_year="2025-26", as_of=made_at - timedelta(days=30),
+        app, rm, registrar, school_year="2025-26", as_of=submitted[0][0] - timedelta(days=30),
         settings=SETTINGS,
     )  # fmt: skip
     assert empty.file.row_count == 0
