@@ -33,18 +33,36 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Composable, Identifier, Literal
+from psycopg.sql import SQL, Identifier, Literal
 
 # Bounds on one transaction: PITFALLS 1 (a very large INSERT stalls) and a short hold of the lock.
 MAX_BATCH_COMMANDS = 200
 MAX_BATCH_ROWS = 5000
 # Seconds a write connection may sit unused before it is pinged (the pool does not ping).
 IDLE_BEFORE_PING = 1.0
+
+
+def _literal(conn: psycopg.Connection[Any], value: Any) -> bytes:
+    """A value as an SQL literal. The common types by hand (their text cannot hold a quote: hex
+    digits, dashes, decimal digits), strings by libpq's escaping, anything else by psycopg."""
+    if isinstance(value, UUID):
+        return b"'%s'::uuid" % str(value).encode()
+    if type(value) is int:
+        return b"%d" % value
+    if (
+        isinstance(value, bytes)
+        and conn.pgconn.parameter_status(b"standard_conforming_strings") == b"on"
+    ):
+        return b"'\\x%s'::bytea" % value.hex().encode()
+    if isinstance(value, str):
+        return bytes(psycopg.pq.Escaping(conn.pgconn).escape_literal(value.encode()))
+    return Literal(value).as_bytes(conn)
 
 
 @dataclass(eq=False)
@@ -73,6 +91,7 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         self._queue: list[_Pending] = []
         self._leading = False
         self._batch_count = self._command_count = 0
+        self._rendered: dict[str, bytes] | None = None
         self._last_used: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
         pool = self.datastore.pool
         self._checkouts = pool.max_size + 1
@@ -189,25 +208,26 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
                 p.error = IntegrityError("a command of the same batch writes the same version")
         if not sending:
             return
-        values = SQL(", ").join(
-            SQL("({}, {}, {}, {})").format(
-                Literal(e.originator_id),
-                Literal(e.originator_version),
-                Literal(e.topic),
-                Literal(e.state),
-            )
-            for p in sending
-            for e in p.events
-        )
         reads = [k for p in sending for k in p.moved_if]
-        moved = self._moved.format(
-            reads=SQL(", ").join(SQL("({}, {})").format(Literal(i), Literal(v)) for i, v in reads),
-            **self._names,
-        )
         for _ in range(self._checkouts):
             with self.datastore.get_connection() as conn:
                 if not self._alive(conn):
                     continue  # nothing was sent; the pool drops the dead connection
+                sql = self._sql(conn)
+                values = b", ".join(
+                    b"(%s, %s, %s, %s)"
+                    % (
+                        _literal(conn, e.originator_id),
+                        _literal(conn, e.originator_version),
+                        _literal(conn, e.topic),
+                        _literal(conn, e.state),
+                    )
+                    for p in sending
+                    for e in p.events
+                )
+                moved = sql["moved"] % b", ".join(
+                    b"(%s, %s)" % (_literal(conn, i), _literal(conn, v)) for i, v in reads
+                )
                 try:
                     outcome = self._insert_all(conn, sending, values, moved if reads else None)
                 except (psycopg.errors.UniqueViolation, psycopg.errors.DivisionByZero):
@@ -233,11 +253,12 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         self,
         conn: psycopg.Connection[Any],
         sending: list[_Pending],
-        values: Composable,
-        moved: Composable | None,
+        values: bytes,
+        moved: bytes | None,
     ) -> dict[int, list[int]]:
-        guard = SQL("SELECT 1 / (NOT EXISTS ({}))::int; ").format(moved) if moved else SQL("")
-        query = self._begin + guard + self._insert + values + self._returning + SQL("; COMMIT")
+        sql = self._sql(conn)
+        guard = b"SELECT 1 / (NOT EXISTS (%s))::int; " % moved if moved else b""
+        query = sql["begin"] + guard + sql["insert"] + values + sql["returning"] + b"; COMMIT"
         got = {(str(i), v): n for i, v, n in self._run(conn, query)[-1]}
         return {i: [got[k] for k in p.stream_keys()] for i, p in enumerate(sending)}
 
@@ -245,17 +266,18 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         self,
         conn: psycopg.Connection[Any],
         sending: list[_Pending],
-        values: Composable,
-        moved: Composable | None,
+        values: bytes,
+        moved: bytes | None,
     ) -> dict[int, list[int]]:
-        check = moved + SQL("; ") if moved else SQL("")
+        sql = self._sql(conn)
+        check = moved + b"; " if moved else b""
         query = (
-            self._begin
+            sql["begin"]
             + check
-            + self._insert
+            + sql["insert"]
             + values
-            + SQL(" ON CONFLICT DO NOTHING")
-            + self._returning
+            + b" ON CONFLICT DO NOTHING"
+            + sql["returning"]
         )
         results = self._run(conn, query)
         gone = {(str(i), v) for i, v in results[0]} if moved else set()
@@ -269,12 +291,24 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
             else:
                 outcome[i] = ids  # type: ignore[assignment]
         # The rows of a conflicting command go before anyone can see them.
-        finish = self._delete.format(ids=Literal(orphans), **self._names) if orphans else SQL("")
-        self._run(conn, finish + SQL("COMMIT"))
+        finish = sql["delete"] % _literal(conn, orphans) if orphans else b""
+        self._run(conn, finish + b"COMMIT")
         return outcome
 
+    def _sql(self, conn: psycopg.Connection[Any]) -> dict[str, bytes]:
+        """The fixed parts of the batch's statements, rendered once."""
+        if self._rendered is None:
+            self._rendered = {
+                "begin": self._begin.as_bytes(conn),
+                "insert": self._insert.as_bytes(conn),
+                "returning": self._returning.as_bytes(conn),
+                "delete": self._delete.format(ids=SQL("%s"), **self._names).as_bytes(conn),
+                "moved": self._moved.format(reads=SQL("%s"), **self._names).as_bytes(conn),
+            }
+        return self._rendered
+
     @staticmethod
-    def _run(conn: psycopg.Connection[Any], query: Composable) -> list[list[tuple[Any, ...]]]:
+    def _run(conn: psycopg.Connection[Any], query: bytes) -> list[list[tuple[Any, ...]]]:
         """Runs a multi-statement query; returns the rows of each statement that returns rows."""
         results: list[list[tuple[Any, ...]]] = []
         with psycopg.ClientCursor(conn, row_factory=tuple_row) as curs:

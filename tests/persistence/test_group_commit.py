@@ -341,3 +341,16 @@ def test_a_command_deciding_on_a_stale_cache_is_checked_and_decided_again(
     finally:
         here.close()
         there.close()
+
+
+def test_values_reach_the_table_byte_for_byte(pg_app: LedgerApplication) -> None:
+    """The batch is one query with its values inlined: quotes, backslashes and every byte value
+    must arrive as they were, never as SQL."""
+    rec = recorder_of(pg_app)
+    stream = uuid.uuid4()
+    topic = "it's a \\ topic'); DROP TABLE x; --"
+    state = bytes(range(256)) * 3
+    [nid] = rec.insert_events([StoredEvent(stream, 1, topic, state)])
+    [stored] = rec.select_events(stream)
+    assert (stored.topic, stored.state) == (topic, state)
+    assert rec.select_notifications(nid, 1)[0].originator_id == stream
