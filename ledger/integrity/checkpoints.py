@@ -27,6 +27,8 @@ from ledger.settings import get_settings
 
 log = structlog.get_logger(__name__)
 
+CHUNK = 50_000  # events per checkpoint transaction when catching up a backlog
+
 
 class CheckpointRefused(StateConflict):
     """The stored state the next checkpoint would build on does not match its signature."""
@@ -87,12 +89,29 @@ def checkpoint(
     key: Ed25519PrivateKey | None = None,
     key_path: Path | str | None = None,
     now: Callable[[], datetime] | None = None,
+    chunk: int = CHUNK,
 ) -> tuple[Checkpoint | None, bool]:
     """Sign a checkpoint over every event stored now, timed by ``now`` (default the
-    application's clock). Returns (checkpoint, made): the new
-    checkpoint, or the latest one with made=False when no event arrived since it (or None, False
-    for an empty log)."""
+    application's clock). Returns (checkpoint, made): the new checkpoint, or the latest one with
+    made=False when no event arrived since it (None, False for an empty log).
+
+    A backlog longer than ``chunk`` events is signed in several checkpoints of ``chunk`` events,
+    one short transaction each: on SQLite a checkpoint holds the write lock while it reads."""
     signer = _key(key, key_path)
+    clock = now or getattr(app, "clock", _utc_now)
+    with IntegrityDB(app) as db:
+        target = db.max_position()  # what "now" means: later writes wait for the next one
+    made = False
+    while True:
+        cp, made_now = _checkpoint_once(app, signer, clock, chunk, target)
+        made = made or made_now
+        if not made_now or cp is None or cp.last_position >= target:
+            return cp, made
+
+
+def _checkpoint_once(
+    app: Any, signer: Ed25519PrivateKey, clock: Callable[[], datetime], chunk: int, target: int
+) -> tuple[Checkpoint | None, bool]:
     public = signer.public_key()
     with IntegrityDB(app) as db, db.write():
         prev_row = db.latest_checkpoint()
@@ -108,8 +127,8 @@ def checkpoint(
             if seed.root() != prev.root:
                 raise CheckpointRefused(f"checkpoint {prev.seq}'s stored frontier is not its root")
         after = prev.last_position if prev else 0
-        upto = db.max_position()
-        new = db.count_after(after) if upto > after else 0
+        upto = min(db.position_after(after, chunk), target)
+        new = db.count_between(after, upto) if upto > after else 0
         if new == 0:
             return prev, False
         old = seed.size
@@ -140,7 +159,7 @@ def checkpoint(
             seq=(prev.seq + 1) if prev else 1,
             tree_size=size,
             root=hasher.mth(0, size),
-            time=(now or getattr(app, "clock", _utc_now))(),
+            time=clock(),
             last_position=last,
         )
         db.add_checkpoint(cp, hasher.frontier(size), proof, cp.time)

@@ -151,6 +151,19 @@ class IntegrityDB:
     def max_position(self) -> int:
         return self.rows("SELECT MAX({id}) FROM {events}")[0][0] or 0
 
+    def position_after(self, position: int, count: int) -> int:
+        """The position ``count`` events after ``position`` (or the last one, if fewer)."""
+        rows = self.rows(
+            "SELECT {id} FROM {events} WHERE {id} > ? ORDER BY {id} LIMIT 1 OFFSET ?",
+            (position, count - 1),
+        )
+        return int(rows[0][0]) if rows else self.max_position()
+
+    def count_between(self, after: int, upto: int) -> int:
+        return self.rows(
+            "SELECT COUNT(*) FROM {events} WHERE {id} > ? AND {id} <= ?", (after, upto)
+        )[0][0]
+
     def count_after(self, position: int) -> int:
         return self.rows("SELECT COUNT(*) FROM {events} WHERE {id} > ?", (position,))[0][0]
 

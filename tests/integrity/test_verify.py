@@ -277,3 +277,45 @@ def test_the_configured_key_signs_and_a_missing_one_is_reported(
         made.public_key().public_bytes_raw()
     )
     assert verify_ledger(app).ok
+
+
+def test_every_position_of_a_small_log_is_named_when_damaged(
+    logged: LedgerApplication, key: Ed25519PrivateKey, tamper: Tamper
+) -> None:
+    """Flip, delete (and put back), and swap with its neighbour: at every checkpointed leaf."""
+    positions = tamper.positions()[:29]  # the 29 leaves the three checkpoints cover
+    for leaf, victim in enumerate(positions):
+        original = tamper.state(victim)
+        tamper.flip_byte(victim, offset=len(original) - 2)
+        p = verify(logged, key).problem
+        assert (p.kind, p.position, p.leaf_index, p.exact) == ("altered", victim, leaf, True)
+        tamper.set_state(victim, original)
+
+        row = tamper.run(
+            "SELECT originator_id, originator_version, topic, state FROM {events} WHERE {id} = ?",
+            (victim,),
+        )[0]
+        tamper.delete(victim)
+        p = verify(logged, key).problem
+        assert (p.kind, p.position, p.leaf_index, p.exact) == ("missing", victim, leaf, True)
+        tamper.run(
+            "INSERT INTO {events} (originator_id, originator_version, topic, state, {id})"
+            " VALUES (?, ?, ?, ?, ?)",
+            (*row, victim),
+        )
+        if leaf + 1 < len(positions):
+            tamper.swap_states(victim, positions[leaf + 1])
+            p = verify(logged, key).problem
+            assert (p.kind, p.position, p.leaf_index) == ("altered", victim, leaf)
+            tamper.swap_states(victim, positions[leaf + 1])
+    assert verify(logged, key).ok
+
+
+def test_a_backlog_is_signed_in_chunks(
+    app: LedgerApplication, key: Ed25519PrivateKey, tamper: Tamper
+) -> None:
+    tamper.synthesize(1_000)
+    cp, made = checkpoint(app, key=key, chunk=300)
+    assert made and (cp.seq, cp.tree_size) == (4, 1_000)  # 300, 600, 900, 1000
+    report = verify(app, key)
+    assert report.ok and report.consistency_proofs == 3 and report.verified == 1_000
