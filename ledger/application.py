@@ -193,8 +193,17 @@ class LedgerApplication(Application):
         checks_reads = self._bulk is None and getattr(self.recorder, "checks_reads", False)
         for attempt in range(MAX_ATTEMPTS):
             ctx = self.context(actor, correlation_id)
-            with command_reads.tracking(checks_reads, attempt) as read:
-                outcome = decide(ctx)
+            try:
+                with command_reads.tracking(checks_reads, attempt) as read:
+                    outcome = decide(ctx)
+            except LedgerError:
+                # A concurrent request with the same key may have committed since we looked:
+                # its outcome, not the refusal its own write now causes, is the answer.
+                if record_id is not None:
+                    replay = self._replay(record_id, command, fp)
+                    if replay is not None:
+                        return replay
+                raise
             to_save = [a for a in outcome.save if a is not None]
             if record_id is not None:
                 to_save.append(
