@@ -24,7 +24,7 @@ POSTGRES_URL = os.environ.get(
     "LEDGER_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 RESULTS = Path(os.environ.get("LEDGER_BENCH_RESULTS", Path(__file__).resolve().parent / "results"))
-console = Console()
+console = Console(width=max(120, Console().width))
 
 
 def with_schema(url: str, schema: str) -> str:
@@ -83,8 +83,14 @@ def show(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     for c in columns:
         table.add_column(c, justify="right" if c != columns[0] else "left")
     for r in rows:
-        table.add_row(*(f"{v:,.2f}" if isinstance(v, float) else str(v) for v in r))
+        table.add_row(*(_cell(v) for v in r))
     console.print(table)
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}"
+    return str(v)
 
 
 def write_result(name: str, payload: dict[str, Any]) -> Path:
