@@ -134,32 +134,30 @@ def verify_ledger(
                 problem=problem,
             )
 
-        # The checkpoint chain on its own: signatures, numbering, append-only growth.
+        # The checkpoint chain on its own: signatures, numbering, append-only growth. The data
+        # is then checked against the checkpoints before the first broken link.
+        chain_problem: Problem | None = None
         for row in rows:
+            prev = cps[-1] if cps else None
+            expected = prev.seq + 1 if prev else 1
             try:
                 cp = open_checkpoint(row.body, row.signature, pub)
             except CheckpointInvalid as e:
-                return fail(Problem("checkpoint", str(e), row.seq), cps[-1] if cps else None)
-            prev = cps[-1] if cps else None
-            expected = prev.seq + 1 if prev else 1
+                chain_problem = Problem("checkpoint", str(e), row.seq)
+                break
             if cp.seq != row.seq or cp.seq != expected:
-                return fail(
-                    Problem("checkpoint", f"checkpoint {expected} is missing", expected), prev
-                )
+                chain_problem = Problem("checkpoint", f"checkpoint {expected} is missing", expected)
+                break
             if prev is not None:
                 try:
                     verify_consistency(
                         prev.tree_size, cp.tree_size, prev.root, cp.root, row.consistency
                     )
                 except ProofError as e:
-                    return fail(
-                        Problem(
-                            "consistency",
-                            f"{cp.label()} does not extend {prev.label()}: {e}",
-                            cp.seq,
-                        ),
-                        prev,
+                    chain_problem = Problem(
+                        "consistency", f"{cp.label()} does not extend {prev.label()}: {e}", cp.seq
                     )
+                    break
                 proofs += 1
             cps.append(cp)
 
@@ -244,6 +242,8 @@ def verify_ledger(
             if problem is not None:
                 return fail(problem, good)
 
+    if chain_problem is not None:
+        return fail(chain_problem, good)
     uncovered = max(0, events - target)
     if good is None:
         message = f"no checkpoint yet: {events} events not covered"

@@ -319,3 +319,22 @@ def test_a_backlog_is_signed_in_chunks(
     assert made and (cp.seq, cp.tree_size) == (4, 1_000)  # 300, 600, 900, 1000
     report = verify(app, key)
     assert report.ok and report.consistency_proofs == 3 and report.verified == 1_000
+
+
+def test_a_broken_chain_still_checks_the_data_before_the_break(
+    logged: LedgerApplication, key: Ed25519PrivateKey, tamper: Tamper
+) -> None:
+    tamper.run("DELETE FROM {p}integrity_checkpoints WHERE seq = 3")
+    tamper.run("INSERT INTO {p}integrity_checkpoints SELECT 4, tree_size, last_position, root_hash,"
+               " created_at, key_id, body, signature, frontier, consistency"
+               " FROM {p}integrity_checkpoints WHERE seq = 2")  # fmt: skip
+    report = verify(logged, key)
+    assert (report.problem.kind, report.problem.checkpoint, report.verified) == (
+        "checkpoint",
+        3,
+        19,
+    )
+    victim = tamper.positions()[2]
+    tamper.flip_byte(victim)
+    report = verify(logged, key)
+    assert (report.problem.kind, report.problem.position, report.verified) == ("altered", victim, 0)
