@@ -15,7 +15,7 @@ import structlog
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import problem_response
+from api.problems import log_unexpected, problem_response
 
 MAX_BODY_BYTES = 1024 * 1024
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -47,11 +47,12 @@ class RequestContext:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         request_id = correlation_id_from(headers)
         scope.setdefault("state", {})["request_id"] = request_id
-        status = {"code": 500}
+        status: dict[str, Any] = {"code": 500}
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+                status["started"] = True
                 message.setdefault("headers", [])
                 message["headers"] = [
                     *message["headers"],
@@ -82,6 +83,19 @@ class RequestContext:
                 await self.app(scope, counted_receive, send_with_id)
             except _TooLarge:
                 await self._too_large(scope)(scope, receive, send_with_id)
+            except Exception as exc:  # noqa: BLE001 - the last line of defence, see below
+                # Handled here, not re-raised: the server's own error log would print the
+                # exception's message, which can quote a student's record.
+                log_unexpected(exc)
+                if status["code"] == 500 and not status.get("started"):
+                    await problem_response(
+                        None,
+                        500,
+                        "internal-error",
+                        "Internal error",
+                        "the server failed; it is logged",
+                        instance=scope.get("path", ""),
+                    )(scope, receive, send_with_id)
         finally:
             self._log(scope, request_id, status["code"], started)
 

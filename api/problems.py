@@ -214,6 +214,13 @@ def install(app: FastAPI) -> None:
         )
 
 
+def log_unexpected(exc: BaseException) -> None:
+    """Where it failed goes to the log, but not the message: messages can quote the data (a
+    response that failed validation holds a student's record). The client learns nothing."""
+    frames = [f"{f.filename}:{f.lineno}:{f.name}" for f in traceback.extract_tb(exc.__traceback__)]
+    log.error("unhandled_error", error_type=type(exc).__name__, frames=frames[-8:])
+
+
 def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.warning("database_unavailable", error_type=type(exc).__name__)
     return problem_response(

@@ -20,6 +20,7 @@ from api.schemas import FRAMEWORK_EXAMPLE
 from ledger.application import system_actor
 from tests.api.conftest import Api, Cast, open_api
 from tests.conftest import POSTGRES_URL, _with_query, require_postgres
+from tests.imports.conftest import case_package, csv_bytes, roster_tables
 
 ROLES = ("admin", "registrar", "reporter", "advisor", "mentor", "guardian", "student")
 OWN, OTHER = "own", "other"
@@ -130,6 +131,10 @@ def _proposal(c: Cast, sid: UUID) -> dict:
         "framework_id": str(c.framework_id),
         "rule_id": "CTE-PREP",
     }
+
+
+def _roster_files() -> dict[str, str]:
+    return {f"{name}.csv": csv_bytes(rows).decode() for name, rows in roster_tables().items()}
 
 
 def _entry(c: Cast, sid: UUID) -> str:
@@ -401,6 +406,30 @@ ENDPOINTS = [
         "/v1/students/{id}/transcript.pdf",
         lambda c, s: (f"/v1/students/{s}/transcript.pdf", None),
         read(),
+    ),  # imports and integrity (their areas' own tests go deeper)
+    E(
+        "POST",
+        "/v1/frameworks/import",
+        lambda c, s: ("/v1/frameworks/import", {"package": case_package()}),
+        {**same(403), "admin": (201, 200)},
+    ),
+    E(
+        "POST",
+        "/v1/rosters/import",
+        lambda c, s: ("/v1/rosters/import", {"files": _roster_files()}),
+        {**only("admin", 200), "registrar": (200, 200)},
+    ),
+    E(
+        "GET",
+        "/v1/ledger/verify",
+        lambda c, s: ("/v1/ledger/verify", None),
+        {**only("admin", 200), "registrar": (200, 200)},
+    ),
+    E(
+        "GET",
+        "/v1/credits/{id}/proof",
+        lambda c, s: (f"/v1/credits/{c.credit(s, approve=True)}/proof", None),
+        {**only("registrar", 200), "admin": (404, 404)},
     ),
 ]
 
