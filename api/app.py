@@ -27,6 +27,7 @@ from api.routes import (
 )
 from ledger.application import LedgerApplication, utc_now
 from ledger.settings import Settings, get_settings
+from projections import ReadModels
 
 DESCRIPTION = """\
 The competency ledger over HTTP. Authenticate with `Authorization: Bearer <token>`
@@ -52,14 +53,15 @@ def create_app(
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         app = LedgerApplication(database_url=url, clock=clock)
-        rm = None
         try:
-            rm = _read_models(app)
-            api.state.ledger = Ledger(app, rm)
-            yield
-        finally:
-            if rm is not None:
+            rm = ReadModels(app)
+            try:
+                rm.catch_up()
+                api.state.ledger = Ledger(app, rm)
+                yield
+            finally:
                 rm.close()
+        finally:
             app.close()
 
     api = FastAPI(
@@ -86,13 +88,3 @@ def create_app(
         api.include_router(module.router)
     api.add_middleware(RequestContext, max_body=max_body_bytes)
     return api
-
-
-def _read_models(app: LedgerApplication):  # noqa: ANN202 - projections.ReadModels
-    try:
-        from projections import ReadModels
-    except ImportError:
-        return None
-    rm = ReadModels(app)
-    rm.catch_up()
-    return rm

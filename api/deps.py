@@ -12,12 +12,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime
 
 from api import schemas
-from api.problems import PreconditionFailed, ReadSideUnavailable, Unauthenticated
+from api.problems import PreconditionFailed, Unauthenticated
 from ledger import access
 from ledger.application import CommandResult, LedgerApplication
 from ledger.domain import Actor, Experience, IdempotencyRecord, LedgerAggregate, Student
 from ledger.domain.user import idempotency_id
 from ledger.errors import InvalidCommand, NotFound
+from projections import ReadModels
 
 
 @dataclass
@@ -25,17 +26,16 @@ class Ledger:
     """The one application and read side of this process, built in the lifespan."""
 
     app: LedgerApplication
-    rm: Any  # projections.ReadModels
+    rm: ReadModels
 
     def caught_up(self) -> None:
         # Read-your-writes: project the write before answering, so the next read sees it.
-        if self.rm is not None:
-            self.rm.catch_up()
+        self.rm.catch_up()
 
     def read(self, kind: str, ident: Any, query: str, *args: Any, **kw: Any) -> Any:
         """A read-model query about one record. ``None`` can mean the projection has not yet
         applied a record another process wrote: catch up once before calling it not found."""
-        fn = getattr(self.reads, query)
+        fn = getattr(self.rm, query)
         found = fn(*args, **kw)
         if found is None:
             self.rm.catch_up()
@@ -45,9 +45,7 @@ class Ledger:
         return found
 
     @property
-    def reads(self) -> Any:
-        if self.rm is None:
-            raise ReadSideUnavailable
+    def reads(self) -> ReadModels:
         return self.rm
 
 

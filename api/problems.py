@@ -103,10 +103,6 @@ class Unauthenticated(Exception):
     """No bearer token, or one the ledger does not know."""
 
 
-class ReadSideUnavailable(Exception):
-    """The read models are not open in this process."""
-
-
 class PreconditionFailed(Exception):
     """If-Match named a version that is no longer current."""
 
@@ -185,17 +181,6 @@ def install(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else title
         return problem_response(
             request, exc.status_code, code, title, detail, headers=getattr(exc, "headers", None)
-        )
-
-    @app.exception_handler(ReadSideUnavailable)
-    def read_side_unavailable(request: Request, exc: ReadSideUnavailable) -> JSONResponse:
-        return problem_response(
-            request,
-            503,
-            "read-models-unavailable",
-            "Read models unavailable",
-            "the read side is not open in this process; retry later",
-            headers={"Retry-After": RETRY_AFTER_SECONDS},
         )
 
     for cls in UNAVAILABLE:

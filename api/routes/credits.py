@@ -29,7 +29,7 @@ router = APIRouter(tags=["credits"], responses=PROBLEMS)
 
 def _credit(ledger: Ledger, credit_id: UUID | str) -> dict:
     c = ledger.app.credit(credit_id)
-    row = (ledger.rm.credit(str(c.id)) if ledger.rm is not None else None) or {}
+    row = ledger.rm.credit(str(c.id)) or {}
     return {**row, **views.credit(c)}
 
 
