@@ -7,14 +7,16 @@ commit each. Here concurrent ``insert_events`` calls of one process share the tu
 
 * callers queue their stored events and wait; when nobody is committing, the caller at the head of
   the queue becomes the leader, takes everything queued (up to a limit) and commits it as one
-  transaction: lock the table once, NOTIFY once, one multi-row ``INSERT ... ON CONFLICT DO NOTHING
-  RETURNING``, one COMMIT. It never waits for a batch to fill: with one client, a batch is one
-  command and the path is as short as the library's. After committing it hands the lead to the
-  next queued caller, so no caller works on others' commands for longer than one batch.
-* optimistic concurrency stays per command: a command whose rows hit an existing
-  ``(originator_id, originator_version)`` (or an earlier command of the same batch) gets the
-  library's ``IntegrityError``; its other rows are deleted before the commit, so they never become
-  visible; its batch-mates commit.
+  transaction, sent as one query in one round trip: BEGIN, lock the table, NOTIFY, check what the
+  commands read (``ledger/persistence/reads.py``), one multi-row INSERT ... RETURNING, COMMIT.
+  It never waits for a batch to fill: with one client, a batch is one command. After committing
+  it hands the lead to the next queued caller, so no caller works on others' commands for longer
+  than one batch.
+* optimistic concurrency stays per command: if a command's row exists already (a version
+  conflict) or something it read has moved on, that transaction rolled back whole and the batch
+  goes again with ``INSERT ... ON CONFLICT DO NOTHING``; the losing commands' other rows are
+  deleted before the commit (never visible) and they get the library's ``IntegrityError``; their
+  batch-mates commit.
 * the table lock is held from before the first id is drawn until the commit, exactly as in the
   library, so ids still become visible in id order across batches and across processes (other
   processes' recorders, ours or the library's, take the same lock).
