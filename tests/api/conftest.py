@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -9,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -16,6 +18,7 @@ from api import create_app
 from ledger.application import LedgerApplication, system_actor
 from ledger.domain import Actor, EvidenceRef, Role
 from tests.builders import framework_definition
+from tests.conftest import POSTGRES_URL, _with_query, require_postgres
 
 
 @dataclass
@@ -213,3 +216,21 @@ def open_api(url: str, clock: Any = None) -> Iterator[Api]:
 @pytest.fixture
 def api(store_url: str, clock: Any) -> Iterator[Api]:
     yield from open_api(store_url, clock)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def shared_api(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Api]:
+    """One API and cast per store for a whole module, for tests that make their own records
+    and so cannot disturb one another (setting up a cast per test dominated their run time)."""
+    if request.param == "postgres":
+        require_postgres()
+        schema = "t_" + uuid.uuid4().hex[:16]
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+        try:
+            yield from open_api(_with_query(POSTGRES_URL, schema=schema))
+        finally:
+            with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    else:
+        yield from open_api(f"sqlite:///{tmp_path_factory.mktemp('api') / 'ledger.sqlite'}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -18,8 +18,7 @@ import pytest
 
 from api.schemas import FRAMEWORK_EXAMPLE
 from ledger.application import system_actor
-from tests.api.conftest import Api, Cast, open_api
-from tests.conftest import POSTGRES_URL, _with_query, require_postgres
+from tests.api.conftest import Api, Cast
 from tests.imports.conftest import case_package, csv_bytes, roster_tables
 
 ROLES = ("admin", "registrar", "reporter", "advisor", "mentor", "guardian", "student")
@@ -432,27 +431,6 @@ ENDPOINTS = [
         {**only("registrar", 200), "admin": (404, 404)},
     ),
 ]
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def shared_api(request, tmp_path_factory) -> Iterator[Api]:
-    """One API and cast per store for the whole table (cells make their own records)."""
-    if request.param == "postgres":
-        import uuid
-
-        import psycopg
-
-        require_postgres()
-        schema = "t_" + uuid.uuid4().hex[:16]
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        try:
-            yield from open_api(_with_query(POSTGRES_URL, schema=schema))
-        finally:
-            with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    else:
-        yield from open_api(f"sqlite:///{tmp_path_factory.mktemp('authz') / 'ledger.sqlite'}")
 
 
 def _shape(path: str) -> str:
