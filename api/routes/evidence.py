@@ -21,6 +21,7 @@ from api.deps import (
 )
 from api.routes import PROBLEMS
 from ledger.domain import Artifact, MentorNote, Reflection
+from ledger.errors import NotFound
 
 router = APIRouter(tags=["evidence"], responses=PROBLEMS)
 
@@ -35,6 +36,29 @@ def _reflection(r: Reflection) -> dict:
         "experience_id": str(r.experience_id) if r.experience_id else None,
         "competencies": list(r.competencies),
         "text_version": r.text_version,
+    }
+
+
+def _artifact(a: Artifact) -> dict:
+    return {
+        "id": str(a.id),
+        "version": a.version,
+        "kind": "artifact",
+        "artifact_kind": a.kind,
+        "student_id": str(a.student_id),
+        "experience_id": str(a.experience_id) if a.experience_id else None,
+    }
+
+
+def _mentor_note(n: MentorNote) -> dict:
+    # The note's text and ratings live in its event; this is the record around it.
+    return {
+        "id": str(n.id),
+        "version": n.version,
+        "kind": "mentor_note",
+        "student_id": str(n.student_id),
+        "experience_id": str(n.experience_id),
+        "mentor_id": n.mentor_id,
     }
 
 
@@ -109,8 +133,15 @@ def attach_artifact(
     visible_student(ledger, caller.actor, student_id)
     result = ledger.app.attach_artifact(caller.actor, student_id, **body.model_dump(), **caller.kw)
     a = ledger.app.load(Artifact, result.id, "artifact")
-    resource = {**result.value, "version": a.version, "artifact_kind": a.kind}
-    return written(response, ledger, result, f"/v1/students/{student_id}/history", resource, a)
+    return written(response, ledger, result, f"/v1/artifacts/{a.id}", _artifact(a), a)
+
+
+@router.get("/v1/artifacts/{artifact_id}", response_model=schemas.Resource, summary="One artifact")
+def get_artifact(artifact_id: UUID, actor: ActorDep, ledger: LedgerDep, response: Response) -> dict:
+    a = ledger.app.load(Artifact, artifact_id, "artifact")
+    visible_of_student(ledger, actor, a, "artifact")
+    response.headers["ETag"] = etag(a)
+    return _artifact(a)
 
 
 @router.post(
@@ -131,5 +162,18 @@ def write_mentor_note(
         caller.actor, experience_id, **body.model_dump(), **caller.kw
     )
     n = ledger.app.load(MentorNote, result.id, "mentor_note")
-    resource = {**result.value, "version": n.version, "experience_id": str(experience_id)}
-    return written(response, ledger, result, f"/v1/experiences/{experience_id}", resource, n)
+    return written(response, ledger, result, f"/v1/mentor-notes/{n.id}", _mentor_note(n), n)
+
+
+@router.get(
+    "/v1/mentor-notes/{note_id}", response_model=schemas.Resource, summary="One mentor note"
+)
+def get_mentor_note(note_id: UUID, actor: ActorDep, ledger: LedgerDep, response: Response) -> dict:
+    n = ledger.app.load(MentorNote, note_id, "mentor_note")
+    try:
+        # Whoever may see the note's experience (its mentor, or those who see the student).
+        visible_experience(ledger, actor, n.experience_id)
+    except NotFound:
+        raise NotFound("mentor_note", note_id) from None
+    response.headers["ETag"] = etag(n)
+    return _mentor_note(n)

@@ -132,6 +132,16 @@ def _proposal(c: Cast, sid: UUID) -> dict:
     }
 
 
+def _artifact(c: Cast, sid: UUID) -> str:
+    link = {"kind": "link", "uri": "https://example.org/a"}
+    return c.app.attach_artifact(c.student_login(sid).actor, sid, **link).id
+
+
+def _note(c: Cast, sid: UUID) -> str:
+    xid = c.experience(sid)
+    return c.app.write_mentor_note(c.mentor_of(sid).actor, xid, text="Careful.").id
+
+
 def _roster_files() -> dict[str, str]:
     return {f"{name}.csv": csv_bytes(rows).decode() for name, rows in roster_tables().items()}
 
@@ -304,6 +314,13 @@ ENDPOINTS = [
         "/v1/students/{id}/artifacts",
         lambda c, s: (f"/v1/students/{s}/artifacts", {"kind": "link", "uri": "https://x.org/a"}),
         act("student", 201),
+    ),
+    E("GET", "/v1/artifacts/{id}", lambda c, s: (f"/v1/artifacts/{_artifact(c, s)}", None), read()),
+    E(
+        "GET",
+        "/v1/mentor-notes/{id}",
+        lambda c, s: (f"/v1/mentor-notes/{_note(c, s)}", None),
+        read(mentor=(200, 404)),
     ),
     E(
         "POST",

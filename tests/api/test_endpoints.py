@@ -149,8 +149,10 @@ def test_evidence(api: Api) -> None:
     assert api.get(f"/v1/reflections/{ref['id']}", "advisor").json()["text_version"] == 2
 
     art = {"kind": "link", "uri": "https://example.org/poster", "caption": "poster"}
-    a = created(api.post(f"/v1/students/{sid}/artifacts", "student", json=art))
-    assert a["kind"] == "artifact"
+    r = api.post(f"/v1/students/{sid}/artifacts", "student", json=art)
+    a = created(r)
+    assert a["kind"] == "artifact" and a["artifact_kind"] == "link"
+    assert api.get(r.headers["Location"], "guardian").json()["id"] == a["id"]
 
     note = {"text": "Punctual and careful.", "ratings": {"CR.1": "3"}}
     r = api.post(
@@ -158,7 +160,9 @@ def test_evidence(api: Api) -> None:
         "mentor",
         json={**note, "framework_id": str(api.cast.framework_id)},
     )
-    assert created(r)["kind"] == "mentor_note"
+    n = created(r)
+    assert n["kind"] == "mentor_note" and n["mentor_id"] == api.cast["mentor"].id
+    assert api.get(r.headers["Location"], "mentor").json()["experience_id"] == str(xid)
 
 
 def test_judgments(api: Api) -> None:
