@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response
 from api import schemas
 from api.deps import (
     ActorDep,
+    Ledger,
     LedgerDep,
     ResourceWriterDep,
     WriterDep,
@@ -37,6 +38,14 @@ def _reflection(r: Reflection) -> dict:
         "competencies": list(r.competencies),
         "text_version": r.text_version,
     }
+
+
+def _content(ledger: Ledger, record_id: UUID, *names: str) -> dict:
+    """The record's current content, from its events (where the text lives)."""
+    found: dict = {}
+    for event in ledger.app.repository.event_store.get(record_id):
+        found.update({n: getattr(event, n) for n in names if hasattr(event, n)})
+    return found
 
 
 def _artifact(a: Artifact) -> dict:
@@ -92,7 +101,7 @@ def get_reflection(
     r = ledger.app.reflection(reflection_id)
     visible_of_student(ledger, actor, r, "reflection")
     response.headers["ETag"] = etag(r)
-    return _reflection(r)
+    return {**_reflection(r), **_content(ledger, r.id, "text")}
 
 
 @router.post(
@@ -141,7 +150,7 @@ def get_artifact(artifact_id: UUID, actor: ActorDep, ledger: LedgerDep, response
     a = ledger.app.load(Artifact, artifact_id, "artifact")
     visible_of_student(ledger, actor, a, "artifact")
     response.headers["ETag"] = etag(a)
-    return _artifact(a)
+    return {**_artifact(a), **_content(ledger, a.id, "uri", "sha256", "size", "caption")}
 
 
 @router.post(
@@ -176,4 +185,4 @@ def get_mentor_note(note_id: UUID, actor: ActorDep, ledger: LedgerDep, response:
     except NotFound:
         raise NotFound("mentor_note", note_id) from None
     response.headers["ETag"] = etag(n)
-    return _mentor_note(n)
+    return {**_mentor_note(n), **_content(ledger, n.id, "text", "ratings")}

@@ -146,13 +146,14 @@ def test_evidence(api: Api) -> None:
         headers={"If-Match": r.headers["ETag"]},
     )
     assert created(r, 200)["text_version"] == 2
-    assert api.get(f"/v1/reflections/{ref['id']}", "advisor").json()["text_version"] == 2
+    got = api.get(f"/v1/reflections/{ref['id']}", "advisor").json()
+    assert got["text_version"] == 2 and got["text"] == "I learned to ask early."
 
     art = {"kind": "link", "uri": "https://example.org/poster", "caption": "poster"}
     r = api.post(f"/v1/students/{sid}/artifacts", "student", json=art)
     a = created(r)
     assert a["kind"] == "artifact" and a["artifact_kind"] == "link"
-    assert api.get(r.headers["Location"], "guardian").json()["id"] == a["id"]
+    assert api.get(r.headers["Location"], "guardian").json()["caption"] == "poster"
 
     note = {"text": "Punctual and careful.", "ratings": {"CR.1": "3"}}
     r = api.post(
@@ -162,7 +163,8 @@ def test_evidence(api: Api) -> None:
     )
     n = created(r)
     assert n["kind"] == "mentor_note" and n["mentor_id"] == api.cast["mentor"].id
-    assert api.get(r.headers["Location"], "mentor").json()["experience_id"] == str(xid)
+    got = api.get(r.headers["Location"], "advisor").json()
+    assert got["text"] == note["text"] and got["ratings"] == {"CR.1": "3"}
 
 
 def test_judgments(api: Api) -> None:
