@@ -31,9 +31,7 @@ def _as_of_equals_current(rm: ReadModels, app: LedgerApplication, students) -> N
         assert {**past, "as_of": None} == current
 
 
-@QUICK
-@given(history=histories)
-def test_incremental_equals_rebuild(app, history):
+def _incremental_equals_rebuild(app: LedgerApplication, history) -> None:
     rm = ReadModels(app, batch_size=7)
     try:
         school = RandomSchool(School.build(app), rm)
@@ -48,6 +46,19 @@ def test_incremental_equals_rebuild(app, history):
         assert rm.dump() == incremental
     finally:
         rm.close()
+
+
+@QUICK
+@given(history=histories)
+def test_incremental_equals_rebuild(app, history):
+    _incremental_equals_rebuild(app, history)
+
+
+@pytest.mark.fuzz
+@settings(QUICK, max_examples=300)
+@given(history=histories)
+def test_incremental_equals_rebuild_long(app, history):
+    _incremental_equals_rebuild(app, history)
 
 
 def _history(app: LedgerApplication, rm: ReadModels) -> RandomSchool:
