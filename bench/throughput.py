@@ -169,6 +169,10 @@ def run(quick: bool = False) -> dict[str, Any]:
                     "library_ratio": med["library"] / med["raw"],
                     "target_ratio": TARGETS[clients],
                     "met": med["group"] / med["raw"] >= TARGETS[clients],
+                    # Each repetition's ledger run against the raw run just before it.
+                    "ratio_per_repetition": [
+                        g / r for g, r in zip(samples["group"], samples["raw"], strict=True)
+                    ],
                     "ledger_commands_per_commit": group.commands_per_commit[-reps:],
                     "client_cpu_us_per_command": {k: statistics.median(v) for k, v in cpu.items()},
                     "samples": samples,
