@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import copy
 from datetime import date
 from decimal import Decimal
-from typing import Any
 from uuid import UUID
 
 from ledger.domain.base import CommandContext, LedgerAggregate
@@ -35,6 +33,9 @@ class Experience(LedgerAggregate):
     activity text stays in the event), so loading it costs little even after a year of logging."""
 
     TOPIC = "competency-ledger/Experience"
+    # Entries grow with every hour logged and are replaced, never changed in place (see the apply
+    # methods): a command's copy copies these maps one level (LedgerAggregate.__deepcopy__).
+    SHALLOW_MAPS = ("entries", "day_hours")
 
     class Planned(LedgerAggregate.Created):
         TOPIC = "competency-ledger/Experience.Planned"
@@ -226,18 +227,6 @@ class Experience(LedgerAggregate):
         if not reason.strip():
             raise InvalidCommand("a dispute needs a reason")
         self._emit(self.HoursDisputed, ctx, entry_id=entry_id, reason=reason)
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Experience:
-        # Every command gets a deep copy of the cached aggregate, and entries grow with every hour
-        # logged: a generic deepcopy of a year of entries cost more than the command's commit.
-        # Entries are replaced, never changed in place (see the apply methods), so a copy of the
-        # two maps keeps the cache safe from a command that fails after changing its copy.
-        clone = object.__new__(type(self))
-        memo[id(self)] = clone
-        for name, value in self.__dict__.items():
-            shallow = name in ("entries", "day_hours")
-            clone.__dict__[name] = dict(value) if shallow else copy.deepcopy(value, memo)
-        return clone
 
     @property
     def verified_hours(self) -> Decimal:
