@@ -17,6 +17,8 @@ import copy
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import date
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -95,7 +97,7 @@ def remember(repository: Repository[Any], mapper: Mapper[Any], recordings: Itera
         return
     by_aggregate: dict[Any, list[Any]] = {}
     for r in recordings:
-        by_aggregate.setdefault(r.notification.originator_id, []).append(r.notification)
+        by_aggregate.setdefault(r.notification.originator_id, []).append(r)
     for aggregate_id, stored in by_aggregate.items():
         lock = repository._use_fastforward_lock(aggregate_id)
         try:
@@ -104,10 +106,23 @@ def remember(repository: Repository[Any], mapper: Mapper[Any], recordings: Itera
                     cached = cache.get(aggregate_id)
                 except KeyError:
                     cached = None
-                first = stored[0].originator_version
+                first = stored[0].notification.originator_version
                 if (cached.version if cached is not None else 0) != first - 1:
                     continue  # the cache is behind: the next command's check will catch it
-                events = [mapper.to_domain_event(n) for n in stored]
+                events = [_as_replayed(mapper, r) for r in stored]
                 cache.put(aggregate_id, project_aggregate(cached, events))
         finally:
             repository._disuse_fastforward_lock(aggregate_id)
+
+
+# Types whose stored form decodes to an equal value of the same type (the ledger's transcodings).
+_ROUND_TRIPS = (str, int, float, bool, Decimal, UUID, date, type(None))
+
+
+def _as_replayed(mapper: Mapper[Any], recording: Any) -> Any:
+    """The event as a replay would see it: the command's own event object where every value
+    survives the round trip unchanged, else decoded from what was stored (lists, dicts)."""
+    event = recording.domain_event
+    if all(isinstance(v, _ROUND_TRIPS) for v in vars(event).values()):
+        return event
+    return mapper.to_domain_event(recording.notification)

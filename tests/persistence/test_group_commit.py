@@ -354,3 +354,25 @@ def test_values_reach_the_table_byte_for_byte(pg_app: LedgerApplication) -> None
     [stored] = rec.select_events(stream)
     assert (stored.topic, stored.state) == (topic, state)
     assert rec.select_notifications(nid, 1)[0].originator_id == stream
+
+
+def test_the_cache_after_a_commit_is_what_a_replay_gives(postgres_url: str) -> None:
+    """After each commit the cache is brought forward without a round trip; it must hold exactly
+    what loading the stored events gives, lists and tuples alike."""
+    here = LedgerApplication(database_url=postgres_url)
+    there = LedgerApplication(database_url=postgres_url)
+    try:
+        school = School.build(here)
+        sid, login = school.enroll("C1")
+        xid = school.experience(sid)
+        school.verified_hours(login, xid, date(2025, 9, 2))
+        for ident in (school.framework_id, sid, xid):
+            cached = vars(here.repository.cache.get(ident))
+            replayed = vars(there.repository.get(ident))
+            assert cached == replayed
+            assert {k: type(v) for k, v in cached.items()} == {
+                k: type(v) for k, v in replayed.items()
+            }
+    finally:
+        here.close()
+        there.close()
