@@ -67,6 +67,10 @@ def _literal(conn: psycopg.Connection[Any], value: Any) -> bytes:
     return Literal(value).as_bytes(conn)
 
 
+class _ReadsMoved(Exception):
+    """The fast path inserted nothing: something a command of the batch read has moved on."""
+
+
 @dataclass(eq=False)
 class _Pending:
     events: list[StoredEvent]
@@ -104,10 +108,17 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         }
         # Sent as one simple-protocol query (values bound client-side by psycopg), so the common
         # case costs one round trip: BEGIN, lock, NOTIFY, insert, COMMIT.
+        # lock_timeout is set once per connection (see _alive), not in every batch.
+        self._set_lock_timeout = SQL("SET lock_timeout = {}").format(
+            Literal(f"{int(self.datastore.lock_timeout)}s")
+        )
         self._begin = SQL(
-            "BEGIN; SET LOCAL lock_timeout = {timeout}; "
-            "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; NOTIFY {channel}; "
-        ).format(timeout=Literal(f"{int(self.datastore.lock_timeout)}s"), **names)
+            "BEGIN; LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; NOTIFY {channel}; "
+        ).format(**names)
+        self._insert_select = SQL(
+            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state)"
+            " SELECT * FROM (VALUES "
+        ).format(**names)
         self._insert = SQL(
             "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) VALUES "
         ).format(**names)
@@ -232,7 +243,7 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
                 )
                 try:
                     outcome = self._insert_all(conn, sending, values, moved if reads else None)
-                except (psycopg.errors.UniqueViolation, psycopg.errors.DivisionByZero):
+                except (psycopg.errors.UniqueViolation, _ReadsMoved):
                     # A command conflicts (a row exists, or something it read moved): the
                     # transaction rolled back whole. Again, keeping what does not conflict.
                     self._rollback(conn)
@@ -259,9 +270,16 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         moved: bytes | None,
     ) -> dict[int, list[int]]:
         sql = self._sql(conn)
-        guard = b"SELECT 1 / (NOT EXISTS (%s))::int; " % moved if moved else b""
-        query = sql["begin"] + guard + sql["insert"] + values + sql["returning"] + b"; COMMIT"
-        got = {(str(i), v): n for i, v, n in self._run(conn, query)[-1]}
+        if moved:
+            # Inserts nothing if anything read has moved on: then the (empty) transaction
+            # commits, and the caller goes the slow way to find out which command it was.
+            body = sql["insert_select"] + values + b") AS v WHERE NOT EXISTS (%s)" % moved
+        else:
+            body = sql["insert"] + values
+        rows = self._run(conn, sql["begin"] + body + sql["returning"] + b"; COMMIT")[-1]
+        if moved and not rows:
+            raise _ReadsMoved
+        got = {(str(i), v): n for i, v, n in rows}
         return {i: [got[k] for k in p.stream_keys()] for i, p in enumerate(sending)}
 
     def _insert_some(
@@ -303,6 +321,7 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
             self._rendered = {
                 "begin": self._begin.as_bytes(conn),
                 "insert": self._insert.as_bytes(conn),
+                "insert_select": self._insert_select.as_bytes(conn),
                 "returning": self._returning.as_bytes(conn),
                 "delete": self._delete.format(ids=SQL("%s"), **self._names).as_bytes(conn),
                 "moved": self._moved.format(reads=SQL("%s"), **self._names).as_bytes(conn),
@@ -326,10 +345,11 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
 
     def _alive(self, conn: psycopg.Connection[Any]) -> bool:
         """A connection used in the last second is taken as alive; an idle one is pinged."""
-        if time.monotonic() - self._last_used.get(conn, 0.0) < IDLE_BEFORE_PING:
+        last = self._last_used.get(conn)
+        if last is not None and time.monotonic() - last < IDLE_BEFORE_PING:
             return True
         try:
-            conn.execute("")
+            conn.execute(self._set_lock_timeout if last is None else "")
         except psycopg.Error:
             return False
         return True

@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Repository, project_aggregate
+from eventsourcing.application import AggregateNotFoundError, Repository
 from eventsourcing.persistence import Mapper
 
 
@@ -110,7 +110,10 @@ def remember(repository: Repository[Any], mapper: Mapper[Any], recordings: Itera
                 if (cached.version if cached is not None else 0) != first - 1:
                     continue  # the cache is behind: the next command's check will catch it
                 events = [_as_replayed(mapper, r) for r in stored]
-                cache.put(aggregate_id, project_aggregate(cached, events))
+                # project_aggregate() less its per-event runtime-Protocol isinstance check.
+                for event in events:
+                    cached = event.mutate(cached)
+                cache.put(aggregate_id, cached)
         finally:
             repository._disuse_fastforward_lock(aggregate_id)
 
