@@ -87,6 +87,14 @@ COMPETENCIES = (
 RULE_OF = {"CWR.1": "CTE-PREP", "CWR.3": "MATH-APPLIED", "CWR.4": "ENG-WORKPLACE"}
 SECONDARY = ("CWR.2", "CWR.5", "CWR.6")
 WBL_RULE = "WBL-PAID"
+# SCED-style state course codes the district reports the work-based credits under
+# (a district maps its own; these keep the demo's state export valid).
+STATE_COURSE_OF = {
+    "CTE-PREP": "12051",
+    "MATH-APPLIED": "02201",
+    "ENG-WORKPLACE": "01154",
+    "WBL-PAID": "22151",
+}
 WBL_HOURS = Decimal(180)
 
 
@@ -605,6 +613,7 @@ class _Experience:
                 term="S1" if self.ends_on <= S1_END else "S2",
                 method="mastery",
                 basis={"judgments": [str(self.final_judgment)]},
+                state_course_code=STATE_COURSE_OF[rule],
                 framework_id=b.framework_id,
                 rule_id=rule,
             )
@@ -622,6 +631,7 @@ class _Experience:
                 term="FY",
                 method="hours",
                 basis={"experiences": [str(self.id)]},
+                state_course_code=STATE_COURSE_OF[WBL_RULE],
                 framework_id=b.framework_id,
                 rule_id=WBL_RULE,
             )
@@ -705,6 +715,8 @@ class _Student:
             grade_level=self.grade,
             cohort=2025 + (13 - int(self.grade)),
             school_code=b.school_code,
+            # Washington SSIDs: 10 digits, never starting with 0.
+            state_student_id=f"{5_100_000_000 + self.index * 37 + b.seed % 37:010d}",
             enrolled_on=self.enrol_day,
         )
         b.summary.student_ids.append(self.id)
