@@ -9,6 +9,8 @@ as they are taken and again in the terminal summary, and written to
 from __future__ import annotations
 
 import json
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,29 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if HERE in Path(str(item.fspath)).resolve().parents:
             item.add_marker(pytest.mark.reliability)
+
+
+# Every loop here is bounded, and this is the last resort: a test that still runs after this
+# many seconds is interrupted (its fixtures' clean-up still runs: servers stop, folders go).
+TEST_TIMEOUT = int(os.environ.get("LEDGER_RELIABILITY_TEST_TIMEOUT", "900"))
+
+
+class RanTooLong(Exception):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def _time_limit(request: pytest.FixtureRequest) -> Iterator[None]:
+    def interrupt(signum: int, frame: Any) -> None:
+        raise RanTooLong(f"{request.node.nodeid} ran past {TEST_TIMEOUT}s")
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.alarm(TEST_TIMEOUT)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class Figures:
