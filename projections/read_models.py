@@ -15,6 +15,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import structlog
+
 from ledger.domain.areas import WASHINGTON_REQUIREMENTS
 from ledger.errors import InvalidCommand
 from projections import codec, reducer
@@ -24,6 +26,7 @@ from projections.rows import event_row
 from projections.schema import PROJECTIONS, TABLES, TRACKING
 
 Row = dict[str, Any]
+log = structlog.get_logger(__name__)
 SETUP_LOCK = 0x1ED6E5  # advisory lock key: view-table set-up, one process at a time
 MAX_LIMIT = 500
 EVENT_COLUMNS = (
@@ -181,7 +184,21 @@ class ReadModels:
     def follow(self, stop: threading.Event, poll_interval: float = 0.5) -> None:
         """The worker loop: poll the log and project, until ``stop`` is set."""
         while not stop.is_set():
-            self.catch_up()
+            began, applied = time.perf_counter(), 0
+
+            def count(n: int, _position: int) -> None:
+                nonlocal applied
+                applied += n
+
+            position = self.catch_up(count)
+            if applied:
+                # Counts and positions only: nothing about any student reaches the log.
+                log.info(
+                    "projected",
+                    events=applied,
+                    position=position,
+                    seconds=round(time.perf_counter() - began, 3),
+                )
             stop.wait(poll_interval)
 
     def rebuild(
