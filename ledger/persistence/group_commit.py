@@ -106,9 +106,9 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
             "table": Identifier(self.events_table_name),
             "channel": Identifier(self.channel_name),
         }
-        # Sent as one simple-protocol query (values bound client-side by psycopg), so the common
-        # case costs one round trip: BEGIN, lock, NOTIFY, insert, COMMIT.
-        # lock_timeout is set once per connection (see _alive), not in every batch.
+        # Sent as one simple-protocol query (values inlined by _literal), so the common case costs
+        # one round trip: BEGIN, lock, NOTIFY, insert, COMMIT. lock_timeout is set once per
+        # connection (see _alive), not in every batch.
         self._set_lock_timeout = SQL("SET lock_timeout = {}").format(
             Literal(f"{int(self.datastore.lock_timeout)}s")
         )
