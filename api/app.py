@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
+import structlog
 from fastapi import FastAPI
 
 from api import logs, problems
@@ -26,6 +28,7 @@ from api.routes import (
     users,
 )
 from ledger.application import LedgerApplication, utc_now
+from ledger.integrity.checkpoints import maybe_checkpoint
 from ledger.settings import Settings, get_settings
 from projections import ReadModels
 
@@ -43,9 +46,11 @@ def create_app(
     settings: Settings | None = None,
     clock: Callable[[], datetime] = utc_now,
     max_body_bytes: int = MAX_BODY_BYTES,
+    checkpoint_seconds: float | None = None,
 ) -> FastAPI:
     """The API over the ledger at ``database_url`` (default: the settings' URL). The ledger is
-    opened when the app starts (lifespan) and closed when it stops."""
+    opened when the app starts (lifespan) and closed when it stops. With ``checkpoint_seconds``,
+    a background thread signs a checkpoint whenever ``checkpoint_interval`` events arrived."""
     settings = settings or get_settings()
     url = database_url or settings.database_url
     logs.configure(settings.log_level)
@@ -55,11 +60,25 @@ def create_app(
         app = LedgerApplication(database_url=url, clock=clock)
         try:
             rm = ReadModels(app)
+            stop = threading.Event()
+            checkpointer = None
+            if checkpoint_seconds:
+                checkpointer = threading.Thread(
+                    target=_checkpoint_loop,
+                    args=(app, stop, checkpoint_seconds),
+                    name="checkpointer",
+                    daemon=True,
+                )
             try:
                 rm.catch_up()
                 api.state.ledger = Ledger(app, rm)
+                if checkpointer:
+                    checkpointer.start()
                 yield
             finally:
+                stop.set()
+                if checkpointer:
+                    checkpointer.join(timeout=30)
                 rm.close()
         finally:
             app.close()
@@ -88,3 +107,14 @@ def create_app(
         api.include_router(module.router)
     api.add_middleware(RequestContext, max_body=max_body_bytes)
     return api
+
+
+def _checkpoint_loop(app: LedgerApplication, stop: threading.Event, seconds: float) -> None:
+    # Writes come through this process, so it is the one that notices N new events. A failure
+    # (database away, key missing) is logged by kind only and retried on the next tick.
+    log = structlog.get_logger("api.checkpoints")
+    while not stop.wait(seconds):
+        try:
+            maybe_checkpoint(app)
+        except Exception as e:  # noqa: BLE001 - keep serving; the next tick tries again
+            log.warning("checkpoint.failed", error=type(e).__name__)

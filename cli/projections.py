@@ -9,6 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli.common import fail, is_tty, ledger_app
+from ledger.integrity.checkpoints import maybe_checkpoint
 from projections import ReadModels
 from projections.schema import PROJECTIONS
 
@@ -38,7 +39,7 @@ def project(
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     signal.signal(sig, lambda *_: stop.set())
                 typer.echo(f"following the log every {poll_interval}s; Ctrl-C stops", err=True)
-                rm.follow(stop, poll_interval)
+                rm.follow(stop, poll_interval, after_batch=lambda: maybe_checkpoint(app))
                 typer.echo(f"stopped at position {rm.position()}")
         finally:
             rm.close()

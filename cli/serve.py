@@ -36,4 +36,5 @@ def serve(
             fail("--demo-if-empty needs cli.demo.build_if_empty(database_url)")
         build_if_empty(url)
     typer.echo(f"serving the ledger at http://{host}:{port} (docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(url), host=host, port=port, log_level="warning")
+    api = create_app(url, checkpoint_seconds=10.0)
+    uvicorn.run(api, host=host, port=port, log_level="warning")

@@ -181,8 +181,14 @@ class ReadModels:
                 return False
             time.sleep(0.05)
 
-    def follow(self, stop: threading.Event, poll_interval: float = 0.5) -> None:
-        """The worker loop: poll the log and project, until ``stop`` is set."""
+    def follow(
+        self,
+        stop: threading.Event,
+        poll_interval: float = 0.5,
+        after_batch: Callable[[], object] | None = None,
+    ) -> None:
+        """The worker loop: poll the log and project, until ``stop`` is set. ``after_batch``
+        runs whenever events were applied (the CLI signs due checkpoints there)."""
         while not stop.is_set():
             began, applied = time.perf_counter(), 0
 
@@ -199,6 +205,8 @@ class ReadModels:
                     position=position,
                     seconds=round(time.perf_counter() - began, 3),
                 )
+                if after_batch is not None:
+                    after_batch()
             stop.wait(poll_interval)
 
     def rebuild(
