@@ -29,10 +29,10 @@ pytestmark = pytest.mark.reliability
 
 KILLS = 24
 MAX_ROUNDS = 120
-STUDENTS = 12
-BATCH = 20
-INITIAL_DAYS = 150  # about 4,500 events
-MORE_DAYS = 40
+STUDENTS = 10
+BATCH = 10
+INITIAL_DAYS = 120  # about 3,100 events
+MORE_DAYS = 20
 
 
 class Grower:
