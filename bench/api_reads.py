@@ -1,0 +1,268 @@
+"""Bench 5: API reads under load: a real `ledger serve` process over the district's store, 8
+client threads over loopback, latency of GET transcript, GET mastery and GET transcript as of a
+past instant for random students, against GET /healthz on the same server in the same run.
+
+Each repetition runs a /healthz phase, then a reads phase (each thread cycling transcript,
+mastery, as-of transcript for students drawn at random), 8 threads each with its own keep-alive
+connection. p50 and p99 per repetition; the figures are medians over 5 repetitions (3 for
+--quick), the pooled percentiles are in the JSON too. The server's peak RSS is its VmHWM, read
+from /proc before it is stopped. The projections are caught up before the server starts, so its
+start is not a catch-up. Everything is bounded: a fixed number of requests, client timeouts, a
+start deadline, and the server is terminated (then killed) at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench import district
+from bench.common import median_of, show, write_result
+from bench.rebuild import rss_kb
+from cli.demo_school import FIRST_DAY, YEAR_END
+from ledger.domain import Role
+from projections import ReadModels
+
+CLIENTS = 8
+TARGET_P99_MS = 20.0
+TARGET_AS_OF_P99_MS = 100.0
+TARGET_RSS_MB = 300.0
+START_TIMEOUT_S = 120.0
+REQUEST_TIMEOUT_S = 30.0
+KINDS = ("transcript", "mastery", "transcript_as_of")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+def _ledger_command() -> list[str]:
+    script = Path(sys.executable).parent / "ledger"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from cli.main import main; main()"]
+
+
+class Server:
+    def __init__(self, url: str, log: Path) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "LEDGER_DATABASE_URL": url}
+        self.log = log.open("wb")
+        # Our own console script with fixed arguments; nothing here comes from outside.
+        self.proc = subprocess.Popen(  # noqa: S603
+            [*_ledger_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+
+    def wait_ready(self) -> float:
+        began = time.monotonic()
+        while time.monotonic() - began < START_TIMEOUT_S:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"ledger serve exited with {self.proc.returncode}")
+            try:
+                if httpx.get(self.base + "/healthz", timeout=1.0).status_code == 200:
+                    return time.monotonic() - began
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"ledger serve did not answer /healthz within {START_TIMEOUT_S} s")
+
+    def memory_mb(self) -> dict[str, float]:
+        return {
+            "peak_rss_mb": rss_kb(self.proc.pid, "VmHWM") / 1e3,
+            "rss_mb": rss_kb(self.proc.pid, "VmRSS") / 1e3,
+        }
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=15)
+        self.log.close()
+
+
+def _as_of(rng: random.Random) -> str:
+    start = datetime.combine(FIRST_DAY, datetime.min.time(), UTC)
+    span = (datetime.combine(YEAR_END, datetime.min.time(), UTC) - start).total_seconds()
+    return (start + timedelta(seconds=rng.uniform(0, span))).isoformat()
+
+
+def _phase(
+    base: str, token: str, students: list[str], rounds: int, healthz: bool, seed: int
+) -> dict[str, list[float]]:
+    """CLIENTS threads, ``rounds`` each; per kind, every request's latency in ms."""
+    out: dict[str, list[float]] = {}
+    errors: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(CLIENTS)
+
+    def client(n: int) -> None:
+        rng = random.Random(seed * 100 + n)
+        mine: dict[str, list[float]] = {}
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=base, headers=headers, timeout=REQUEST_TIMEOUT_S) as http:
+            http.get("/healthz")  # open the keep-alive connection before timing
+            start.wait(timeout=REQUEST_TIMEOUT_S)
+            for _ in range(rounds):
+                if healthz:
+                    requests = [("healthz", "/healthz", None)]
+                else:
+                    sid = rng.choice(students)
+                    requests = [
+                        ("transcript", f"/v1/students/{sid}/transcript", None),
+                        ("mastery", f"/v1/students/{sid}/mastery", None),
+                        (
+                            "transcript_as_of",
+                            f"/v1/students/{sid}/transcript",
+                            {"as_of": _as_of(rng)},
+                        ),
+                    ]
+                for kind, path, params in requests:
+                    began = time.perf_counter()
+                    r = http.get(path, params=params)
+                    ms = (time.perf_counter() - began) * 1e3
+                    if r.status_code != 200:
+                        with lock:
+                            errors.append(f"{kind} {r.status_code}")
+                        continue
+                    mine.setdefault(kind, []).append(ms)
+        with lock:
+            for kind, samples in mine.items():
+                out.setdefault(kind, []).extend(samples)
+
+    threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    if errors or any(t.is_alive() for t in threads):
+        raise RuntimeError(f"API reads failed: {errors[:5]} ({len(errors)} errors)")
+    return out
+
+
+def run(quick: bool) -> dict[str, Any]:
+    d = district.district(quick)
+    repetitions = 3 if quick else 5
+    health_rounds, read_rounds = (10, 4) if quick else (150, 50)
+    rm = ReadModels(d.app)
+    try:
+        rm.catch_up()
+    finally:
+        rm.close()
+    token = d.summary.logins[Role.REGISTRAR].token
+    students = [str(s) for s in d.student_ids]
+    with tempfile.TemporaryDirectory() as tmp:
+        server = Server(d.url, Path(tmp) / "serve.log")
+        try:
+            start_s = server.wait_ready()
+            reps: list[dict[str, list[float]]] = []
+
+            def repetition() -> float:
+                n = len(reps)
+                samples = _phase(server.base, token, students, health_rounds, True, n)
+                samples.update(_phase(server.base, token, students, read_rounds, False, n))
+                reps.append(samples)
+                return percentile(samples["transcript"], 99)
+
+            median_of(repetitions, repetition)
+            memory = server.memory_mb()
+        finally:
+            server.stop()
+    kinds = ("healthz", *KINDS)
+    per_rep = {
+        k: {
+            "p50_ms": [percentile(r[k], 50) for r in reps],
+            "p99_ms": [percentile(r[k], 99) for r in reps],
+            "requests": [len(r[k]) for r in reps],
+        }
+        for k in kinds
+    }
+    med = {
+        k: {q: sorted(v[q])[len(v[q]) // 2] for q in ("p50_ms", "p99_ms")}
+        for k, v in per_rep.items()
+    }
+    pooled = {
+        k: {
+            "p50_ms": percentile([x for r in reps for x in r[k]], 50),
+            "p99_ms": percentile([x for r in reps for x in r[k]], 99),
+        }
+        for k in kinds
+    }
+    base = med["healthz"]
+    targets = {"transcript": TARGET_P99_MS, "mastery": TARGET_P99_MS}
+    targets["transcript_as_of"] = TARGET_AS_OF_P99_MS
+    show(
+        f"bench 5: API reads, {CLIENTS} clients over loopback, {d.events:,} events,"
+        f" median of {repetitions}",
+        ["GET", "p50 ms", "p99 ms", "p99 / healthz p99", "target p99", "met"],
+        [
+            [
+                k,
+                f"{med[k]['p50_ms']:.2f}",
+                f"{med[k]['p99_ms']:.2f}",
+                f"{med[k]['p99_ms'] / base['p99_ms']:.1f}",
+                f"<= {targets[k]:.0f} ms" if k in targets else "baseline",
+                ("yes" if med[k]["p99_ms"] <= targets[k] else "no") if k in targets else "",
+            ]
+            for k in kinds
+        ],
+    )
+    show(
+        "bench 5: server memory",
+        ["server peak RSS MB (VmHWM)", "RSS at end MB", "target", "start s"],
+        [
+            [
+                f"{memory['peak_rss_mb']:.0f}",
+                f"{memory['rss_mb']:.0f}",
+                f"<= {TARGET_RSS_MB:.0f}",
+                f"{start_s:.1f}",
+            ]
+        ],
+    )
+    payload = {
+        "district": d.describe(),
+        "events": d.events,
+        "clients": CLIENTS,
+        "repetitions": repetitions,
+        "requests_per_client_per_repetition": {"healthz": health_rounds, "reads": read_rounds},
+        "median_of_repetitions": med,
+        "pooled": pooled,
+        "per_repetition": per_rep,
+        "p99_over_healthz_p99": {k: med[k]["p99_ms"] / base["p99_ms"] for k in KINDS},
+        "targets_p99_ms": targets,
+        "targets_met": {k: med[k]["p99_ms"] <= t for k, t in targets.items()},
+        "server": {
+            **memory,
+            "target_peak_rss_mb": TARGET_RSS_MB,
+            "target_met": memory["peak_rss_mb"] <= TARGET_RSS_MB,
+            "start_seconds": start_s,
+            "command": "ledger serve --host 127.0.0.1 --port <free port>",
+        },
+    }
+    write_result("api_reads-quick" if quick else "api_reads", payload)
+    return payload
