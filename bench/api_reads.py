@@ -29,7 +29,6 @@ import httpx
 
 from bench import district
 from bench.common import median_of, show, write_result
-from bench.rebuild import rss_kb
 from cli.demo_school import FIRST_DAY, YEAR_END
 from ledger.domain import Role
 from projections import ReadModels
@@ -41,6 +40,13 @@ TARGET_RSS_MB = 300.0
 START_TIMEOUT_S = 120.0
 REQUEST_TIMEOUT_S = 30.0
 KINDS = ("transcript", "mastery", "transcript_as_of")
+
+
+def rss_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
 
 
 def free_port() -> int:
@@ -264,5 +270,5 @@ def run(quick: bool) -> dict[str, Any]:
             "command": "ledger serve --host 127.0.0.1 --port <free port>",
         },
     }
-    write_result("api_reads-quick" if quick else "api_reads", payload)
+    write_result(district.result_name("api_reads", quick), payload)
     return payload

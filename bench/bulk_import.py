@@ -112,5 +112,5 @@ def run(quick: bool) -> dict[str, Any]:
         "target": TARGET,
         "target_met": ratio >= TARGET,
     }
-    write_result("bulk_import-quick" if quick else "bulk_import", payload)
+    write_result(district.result_name("bulk_import", quick), payload)
     return payload

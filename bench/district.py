@@ -85,15 +85,23 @@ def session() -> Iterator[None]:
             _stack = None
 
 
-def size(quick: bool) -> DemoSize:
+def result_name(name: str, quick: bool) -> str:
+    """NAME, NAME-quick, or NAME-Nstudents for a district of another size than the default."""
+    if _students is not None and _students != (QUICK_STUDENTS if quick else FULL_STUDENTS):
+        name += f"-{_students}students"
+    return name + ("-quick" if quick else "")
+
+
+def size(quick: bool, students: int | None = None) -> DemoSize:
     if quick:
-        return DemoSize(_students or QUICK_STUDENTS, QUICK_EXPERIENCES, QUICK_HOURS)
-    return DemoSize(_students or FULL_STUDENTS, EXPERIENCES, HOURS)
+        return DemoSize(students or _students or QUICK_STUDENTS, QUICK_EXPERIENCES, QUICK_HOURS)
+    return DemoSize(students or _students or FULL_STUDENTS, EXPERIENCES, HOURS)
 
 
-def district(quick: bool) -> District:
-    """The run's district, built now if no benchmark of this run built it yet."""
-    s = size(quick)
+def district(quick: bool, students: int | None = None) -> District:
+    """The run's district (or one of ``students`` students, same shape), built now if no
+    benchmark of this run built it yet."""
+    s = size(quick, students)
     key = (s.students, quick)
     if key in _built:
         return _built[key]

@@ -31,3 +31,20 @@ def test_quick_bench_writes_every_result(tmp_path: Path, monkeypatch: pytest.Mon
     assert history["warm"]["ratio"] == pytest.approx(
         history["warm"]["long_ms"] / history["warm"]["short_ms"]
     )
+    # Items 3-5 share one small district, built once in the run.
+    bulk = json.loads((tmp_path / "bulk_import-quick.json").read_text())
+    assert bulk["stored_events"] == bulk["district"]["events"] > 0
+    assert bulk["ratio"] == pytest.approx(
+        bulk["ledger"]["events_per_s"] / bulk["raw_copy"]["events_per_s"]
+    )
+    rebuild = json.loads((tmp_path / "rebuild-quick.json").read_text())
+    assert rebuild["events"] == bulk["stored_events"]
+    assert [m["events"] for m in rebuild["memory"]][-1] == rebuild["events"]
+    reads = json.loads((tmp_path / "api_reads-quick.json").read_text())
+    assert set(reads["median_of_repetitions"]) == {
+        "healthz",
+        "transcript",
+        "mastery",
+        "transcript_as_of",
+    }
+    assert reads["server"]["peak_rss_mb"] > 0
