@@ -17,6 +17,8 @@ import psycopg
 import pytest
 
 from ledger.application import LedgerApplication
+from ledger.integrity.keys import ensure_key
+from ledger.settings import get_settings
 
 POSTGRES_URL = os.environ.get(
     "LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -44,6 +46,19 @@ def require_postgres() -> None:
         if REQUIRE_POSTGRES:
             pytest.fail(f"LEDGER_REQUIRE_POSTGRES=1 but {reason}")
         pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def school_signing_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test signs with a key of the test run's own, never ./var's: a fresh clone has no
+    var/ and a developer's var/ must not change what the suite sees."""
+    path = tmp_path_factory.mktemp("keys") / "school-ed25519.pem"
+    ensure_key(path)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LEDGER_SIGNING_KEY_PATH", str(path))
+        get_settings.cache_clear()
+        yield path
+    get_settings.cache_clear()
 
 
 def _with_query(url: str, **params: str) -> str:
