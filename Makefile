@@ -1,5 +1,6 @@
 # Two set-up commands on a fresh machine: `make run` and `make test`.
 PYTHON ?= python3
+PORT   ?= 8000
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
@@ -15,7 +16,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/ledger serve --demo-if-empty
+	$(BIN)/ledger serve --port $(PORT) --demo-if-empty
 
 test: $(STAMP)
 	$(BIN)/pytest -q -m "not reliability and not fuzz"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import NoReturn
 
 import typer
@@ -12,6 +13,7 @@ import typer
 from ledger.application import LedgerApplication
 from ledger.errors import LedgerError
 from ledger.settings import get_settings
+from ledger.store import parse_database_url
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -21,8 +23,20 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 @contextmanager
-def ledger_app(database_url: str | None = None) -> Iterator[LedgerApplication]:
+def ledger_app(
+    database_url: str | None = None, *, must_exist: bool = False
+) -> Iterator[LedgerApplication]:
+    """The ledger at ``database_url`` (default: LEDGER_DATABASE_URL). Commands that only read
+    or check a ledger pass ``must_exist``: a mistyped relative SQLite path then fails instead of
+    quietly creating, and reporting on, a new empty store."""
     url = database_url or get_settings().database_url
+    if must_exist:
+        try:
+            store = parse_database_url(url)
+        except LedgerError as e:
+            fail(e.detail)
+        if store.kind == "sqlite" and not Path(store.sqlite_path).is_file():
+            fail(f"no ledger at {Path(store.sqlite_path).resolve()} (check LEDGER_DATABASE_URL)")
     try:
         app = LedgerApplication(database_url=url)
     except LedgerError as e:

@@ -48,7 +48,7 @@ def parse_instant(text: str | None) -> datetime | None:
 
 @contextmanager
 def _session(database_url: str | None, token: str | None):
-    with ledger_app(database_url) as app:
+    with ledger_app(database_url, must_exist=True) as app:
         actor = system_actor()
         if token is not None:
             found = app.authenticate(token)

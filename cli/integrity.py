@@ -59,7 +59,7 @@ def checkpoint_cmd(database_url: str | None = DB, as_json: bool = AS_JSON) -> No
     from ledger.integrity.checkpoints import checkpoint
 
     _logs_to_stderr()
-    with ledger_app(database_url) as app:
+    with ledger_app(database_url, must_exist=True) as app:
         cp, made = checkpoint(app)
     if as_json:
         typer.echo(json.dumps({"made": made, "checkpoint": cp.to_dict() if cp else None}))
@@ -82,7 +82,7 @@ def verify_cmd(
     from ledger.integrity.verify import verify_ledger
 
     pub = _public_key(public_key)
-    with ledger_app(database_url) as app:
+    with ledger_app(database_url, must_exist=True) as app:
         report = verify_ledger(app, public_key=pub)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), default=str))
@@ -106,7 +106,7 @@ def proof_cmd(
     from projections import ReadModels
 
     _logs_to_stderr()
-    with ledger_app(database_url) as app:
+    with ledger_app(database_url, must_exist=True) as app:
         rm = ReadModels(app)
         try:
             rm.catch_up()

@@ -28,7 +28,7 @@ def project(
     database_url: str | None = typer.Option(None, envvar="LEDGER_DATABASE_URL"),
 ) -> None:
     """Apply every event not yet projected; with --follow, keep doing it (polling the log)."""
-    with ledger_app(database_url) as app:
+    with ledger_app(database_url, must_exist=True) as app:
         rm = ReadModels(app, batch_size=batch_size)
         try:
             start = rm.position()
@@ -56,7 +56,7 @@ def rebuild(
     """Drop a projection's view tables and replay the whole log into them."""
     if name is not None and name not in PROJECTIONS:
         fail(f"unknown projection {name!r}; one of {', '.join(PROJECTIONS)}")
-    with ledger_app(database_url) as app:
+    with ledger_app(database_url, must_exist=True) as app:
         rm = ReadModels(app, batch_size=batch_size)
         try:
             head = app.recorder.max_notification_id() or 0

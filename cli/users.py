@@ -19,7 +19,9 @@ ROLES = [str(r) for r in Role if r is not Role.SYSTEM]
 def add(
     role: str = typer.Option(..., help=f"One of: {', '.join(ROLES)}"),
     name: str = typer.Option(..., help="Display name (never logged)."),
-    student: str | None = typer.Option(None, help="For a student user: their student id."),
+    student: str | None = typer.Option(
+        None, help="Required for, and only for, --role student: the student record they are."
+    ),
     database_url: str | None = typer.Option(None, envvar="LEDGER_DATABASE_URL"),
 ) -> None:
     """Create a user and print their bearer token. The token is shown only this once."""

@@ -12,7 +12,8 @@ READ_ALL = frozenset({Role.REGISTRAR, Role.SYSTEM})
 def require_role(actor: Actor, *roles: Role) -> None:
     if actor.role not in roles:
         allowed = ", ".join(sorted(str(r) for r in roles if r is not Role.SYSTEM))
-        raise NotPermitted(f"a {actor.role} may not do this (allowed: {allowed})")
+        article = "an" if str(actor.role)[0] in "aeiou" else "a"
+        raise NotPermitted(f"{article} {actor.role} may not do this (allowed: {allowed})")
 
 
 def advises(actor: Actor, student) -> bool:

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -155,6 +156,8 @@ class LedgerApplication(Application):
         self.store: StoreConfig | None = None
         if database_url is not None:
             self.store = parse_database_url(database_url)
+            if self.store.sqlite_path is not None:
+                Path(self.store.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
             env = {**self.store.env, **(env or {})}
         super().__init__(env)
         self.clock = clock

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
 from ledger.errors import InvalidCommand
@@ -26,7 +25,6 @@ def parse_database_url(url: str) -> StoreConfig:
         path = unquote(parsed.path[1:] if parsed.path.startswith("/") else parsed.path)
         if not path or path == ":memory:":
             raise InvalidCommand("sqlite URLs need a file path: events and views share one file")
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": path,

@@ -45,13 +45,24 @@ def _cursor(value: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 
 
-def _uncursor(cursor: str | None) -> Any:
+def _uncursor(cursor: str | None, kind: type = str) -> Any:
+    """The key a cursor stands for. A forged one that decodes to JSON of the wrong type (an
+    object, a float) or an integer beyond 64 bits would fail in the database as a 500: it is the
+    same 422 as any cursor this service never handed out. The string keys handed out are ids,
+    printable; NUL or a lone surrogate would fail in PostgreSQL."""
     if cursor is None:
         return None
     try:
-        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except ValueError:
-        raise InvalidCommand("the cursor is not one this service handed out") from None
+        value = None
+    if kind is int:
+        ok = type(value) is int and 0 <= value < 2**63
+    else:
+        ok = type(value) is str and value.isprintable()
+    if not ok:
+        raise InvalidCommand("the cursor is not one this service handed out")
+    return value
 
 
 def _limit(limit: int) -> int:
@@ -385,10 +396,24 @@ class ReadModels:
     def experiences(self, student_id: Any, cursor: str | None = None, limit: int = 50) -> Page:
         limit = _limit(limit)
         rows = self._experience_rows(str(student_id))
-        start = int(_uncursor(cursor) or 0)
+        start = _uncursor(cursor, int) or 0
         items = rows[start : start + limit]
         more = start + limit < len(rows)
         return Page(items, _cursor(start + limit) if more else None)
+
+    def experiences_mentored_by(
+        self, mentor_id: Any, cursor: str | None = None, limit: int = 50
+    ) -> Page:
+        """The experiences one mentor is assigned to, ordered by start date."""
+        limit = _limit(limit)
+        with self.db.lock:
+            found = self.db.all(
+                "SELECT doc FROM view_experiences WHERE mentor_id = ?", (str(mentor_id),)
+            )
+        rows = sorted((codec.loads(d) for (d,) in found), key=lambda r: (r["starts_on"], r["id"]))
+        start = _uncursor(cursor, int) or 0
+        more = start + limit < len(rows)
+        return Page(rows[start : start + limit], _cursor(start + limit) if more else None)
 
     def experience(self, experience_id: Any) -> Row | None:
         with self.db.lock:
@@ -577,10 +602,10 @@ class ReadModels:
         if until is not None:
             sql += " AND recorded_at <= ?"
             params.append(codec.instant(until))
-        after = _uncursor(cursor)
+        after = _uncursor(cursor, int)
         if after is not None:
             sql += " AND position > ?"
-            params.append(int(after))
+            params.append(after)
         with self.db.lock:
             rows = self.db.all(sql + " ORDER BY position LIMIT ?", [*params, limit + 1])
         keys = (

@@ -64,6 +64,8 @@ TABLES: dict[str, dict[str, list[str]]] = {
                 doc TEXT NOT NULL)""",
             """CREATE INDEX IF NOT EXISTS view_experiences_student
                 ON view_experiences (student_id)""",
+            """CREATE INDEX IF NOT EXISTS view_experiences_mentor
+                ON view_experiences (mentor_id)""",
         ],
         "view_credits": [
             """CREATE TABLE IF NOT EXISTS view_credits (

@@ -21,7 +21,9 @@ from api.deps import (
     written,
 )
 from api.routes import PROBLEMS
+from ledger import access
 from ledger.application import CommandResult
+from ledger.domain import Role
 
 router = APIRouter(tags=["experiences"], responses=PROBLEMS)
 
@@ -54,6 +56,21 @@ def list_experiences(
 ) -> schemas.Page:
     visible_student(ledger, actor, student_id)
     page = ledger.reads.experiences(str(student_id), cursor=cursor, limit=limit)
+    return schemas.Page(items=page.items, next_cursor=page.next_cursor)
+
+
+@router.get(
+    "/v1/experiences",
+    response_model=schemas.Page,
+    summary="The experiences the calling mentor is assigned to (mentor)",
+)
+def list_mentored_experiences(
+    actor: ActorDep, ledger: LedgerDep, cursor: Cursor = None, limit: Limit = 50
+) -> schemas.Page:
+    # Mentors reach students only through the experiences they mentor: this is how they
+    # find them. Everyone else lists experiences per student.
+    access.require_role(actor, Role.MENTOR)
+    page = ledger.reads.experiences_mentored_by(actor.user_id, cursor=cursor, limit=limit)
     return schemas.Page(items=page.items, next_cursor=page.next_cursor)
 
 

@@ -581,10 +581,14 @@ def _student(u, role_rows, options, school_year, school_code, notes) -> StudentP
         notes.note("no usable grade (the default cohort used)", where)
         cohort = options.default_cohort
     else:
-        why = "no academicSessions schoolYear" if offset is not None else f"grade {grade!r}"
+        if offset is None:
+            hint = "pass --school-year YEAR (its ending year, e.g. 2026) or --default-cohort YEAR"
+            why = "no academicSessions schoolYear"
+        else:
+            hint = "pass --default-cohort YEAR (the graduation year to give such students)"
+            why = f"grade {grade!r}"
         raise InvalidImport(
-            f"{where}: student {sid}: cannot tell the graduation year ({why}); "
-            "pass --default-cohort or --school-year"
+            f"{where}: student {sid}: cannot tell the graduation year ({why}); {hint}"
         )
     if not 1900 < cohort < 2200:
         raise InvalidImport(f"{where}: student {sid}: cohort {cohort} is not a graduation year")

@@ -248,6 +248,7 @@ ENDPOINTS = [
         lambda c, s: (f"/v1/students/{s}/experiences", None),
         read(),
     ),
+    E("GET", "/v1/experiences", lambda c, s: ("/v1/experiences", None), only("mentor", 200)),
     E(
         "GET",
         "/v1/experiences/{id}",

@@ -284,3 +284,29 @@ def test_operations(api: Api) -> None:
     assert ready.status_code == 200, ready.text
     body = ready.json()
     assert body["status"] == "ready" and body["position"] > 0 and body["projection_lag"] == 0
+
+
+def test_a_mentor_lists_only_the_experiences_they_mentor(store_url):
+    from fastapi.testclient import TestClient
+
+    from api import create_app
+    from ledger.domain import Role
+    from tests.builders import School
+
+    with TestClient(create_app(store_url)) as client:
+        app = client.app.state.ledger.app
+        school = School.build(app)
+        sid, _ = school.enroll("M1")
+        mine = school.experience(sid)
+        other_mentor = school.person(Role.MENTOR, "Other mentor")
+        _, token = app.issue_token(school.admin, other_mentor.user_id)
+        _, mine_token = app.issue_token(school.admin, school.mentor.user_id)
+        client.app.state.ledger.rm.catch_up()
+
+        def listed(tok: str) -> list[str]:
+            r = client.get("/v1/experiences", headers={"Authorization": f"Bearer {tok}"})
+            assert r.status_code == 200, r.text
+            return [x["id"] for x in r.json()["items"]]
+
+        assert listed(mine_token) == [str(mine)]
+        assert listed(token) == []
