@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
+
+try:  # typer >= 0.20 carries its own copy of click; older releases use click itself
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click import exceptions as click_errors
 
 from cli.demo import demo
 from cli.exports import exports
@@ -29,7 +36,23 @@ app.add_typer(integrity)
 
 
 def main() -> None:
-    app()
+    # Usage errors too are one line on stderr (click's default is a boxed, multi-line report).
+    try:
+        code = app(standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as e:
+        typer.echo(e.ctx.get_help())
+        sys.exit(0)
+    except click_errors.UsageError as e:
+        where = e.ctx.command_path if e.ctx else "ledger"
+        message = " ".join(e.format_message().split())
+        typer.echo(f"error: {message} (see `{where} --help`)", err=True)
+        sys.exit(e.exit_code)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        typer.echo("error: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
