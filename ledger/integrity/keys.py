@@ -29,7 +29,8 @@ def load_private_key(path: Path | str) -> Ed25519PrivateKey:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except FileNotFoundError:
         raise SigningKeyUnavailable(
-            f"no signing key at {path}: create one with `ledger keys init`"
+            f"no signing key at {path}: a school creates its one key with `ledger keys init`; "
+            "to check someone else's ledger, pass their public key (--public-key)"
         ) from None
     except (ValueError, TypeError, OSError) as e:
         raise SigningKeyUnavailable(f"cannot read the signing key at {path}: {e}") from None
