@@ -46,6 +46,7 @@ from ledger.domain import (
     Student,
     User,
 )
+from ledger.domain.areas import check_amount
 from ledger.domain.base import Actor, LedgerAggregate
 from ledger.domain.credit import check_basis_present
 from ledger.domain.evidence import EVIDENCE_KINDS
@@ -1629,6 +1630,10 @@ class LedgerApplication(Application):
         )
         if not course_id.strip() or not mark.strip():
             raise InvalidCommand("a class needs its course id and mark")
+
+        if credits_attempted is not None:
+            # Exports report it beside the credit earned: the same bounds as any credit amount.
+            check_amount(credits_attempted, "credits attempted")
 
         def decide(ctx: CommandContext) -> _Outcome:
             s = self.student(student_id)

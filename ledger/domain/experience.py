@@ -189,7 +189,12 @@ class Experience(LedgerAggregate):
             raise ExperienceNotActive(
                 f"hours are logged on a started experience; this is {self.status}"
             )
-        if not (Decimal(0) < hours <= MAX_HOURS_PER_DAY):
+        # NaN cannot be compared (decimal.InvalidOperation, an untyped 500): refuse it first.
+        if not (
+            isinstance(hours, Decimal)
+            and hours.is_finite()
+            and Decimal(0) < hours <= MAX_HOURS_PER_DAY
+        ):
             raise InvalidHours("hours must be more than 0 and at most 24")
         if not (self.starts_on <= worked_on <= self.ends_on):
             raise InvalidHours(

@@ -1,0 +1,45 @@
+"""Inputs found to break the application service, kept as regressions (both stores)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from ledger.errors import InvalidCommand, InvalidHours
+from tests.builders import School
+
+
+@pytest.mark.parametrize("hours", [Decimal("NaN"), Decimal("sNaN"), Decimal("-NaN")])
+def test_nan_hours_are_invalid_hours_and_write_nothing(app, hours):
+    # NaN compared with < raised decimal.InvalidOperation: untyped, a 500 behind any caller.
+    school = School.build(app)
+    sid, student = school.enroll("S-1")
+    xid = school.experience(sid)
+    before = app.position()
+    with pytest.raises(InvalidHours):
+        app.log_hours(student, xid, worked_on=date(2025, 10, 2), hours=hours, activity="x")
+    assert app.position() == before
+
+
+@pytest.mark.parametrize("attempted", [Decimal("-5"), Decimal("0"), Decimal("NaN")])
+def test_a_class_with_impossible_credits_attempted_is_refused(app, attempted):
+    # A negative attempted credit was recorded and reached the transcript basis and exports.
+    school = School.build(app)
+    sid, _student = school.enroll("S-1")
+    before = app.position()
+    with pytest.raises(InvalidCommand):
+        app.record_class(
+            school.registrar,
+            sid,
+            course_id="ENG-11",
+            title="English 11",
+            area="ENG",
+            credits_earned=Decimal("1"),
+            credits_attempted=attempted,
+            mark="A",
+            school_year="2025-26",
+            term="FY",
+        )
+    assert app.position() == before
