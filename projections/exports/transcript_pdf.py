@@ -193,7 +193,9 @@ def transcript_pdf(
         )
 
     story.append(Paragraph("Graduation progress (Washington, 24 credits)", H2))
-    rows = [["Area", "Name", "Required", "Earned", "Pending"]]
+    # A flagged credit stays on the record but counts as earned only once a registrar has
+    # reviewed it: its own column keeps the year totals above and these totals reconcilable.
+    rows = [["Area", "Name", "Required", "Earned", "Pending", "Flagged"]]
     for a in transcript.get("areas", ()):
         area_name = a.get("name") or WASHINGTON_REQUIREMENTS.get(a.get("area"), ("",))[0]
         rows.append(
@@ -203,6 +205,7 @@ def transcript_pdf(
                 _credits(a.get("required")),
                 _credits(a.get("earned")),
                 _credits(a.get("pending")),
+                _credits(a.get("flagged")),
             ]
         )
     totals = transcript.get("totals") or {}
@@ -213,9 +216,18 @@ def transcript_pdf(
             _credits(totals.get("required")),
             _credits(totals.get("earned")),
             _credits(totals.get("pending")),
+            _credits(totals.get("flagged")),
         ]
     )
-    story.append(_table(rows, [0.6, 2.6, 0.8, 0.8, 0.8]))
+    story.append(_table(rows, [0.6, 2.2, 0.8, 0.8, 0.8, 0.8]))
+    if Decimal(str(totals.get("flagged") or 0)):
+        story.append(
+            Paragraph(
+                "Flagged: part of the credit's basis was retracted; it stays on the record "
+                "and counts as earned again once a registrar re-confirms or amends it.",
+                BODY,
+            )
+        )
 
     mastered = sorted(
         (m for m in mastery if m.get("mastered")),

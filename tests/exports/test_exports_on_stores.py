@@ -239,3 +239,22 @@ def test_exports_name_the_checkpoint_they_were_made_under(app, rm, scripted, tmp
 
 def pdf_text(content: bytes) -> str:
     return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(content)).pages)
+
+
+def test_transcript_pdf_shows_a_flagged_credit_apart_from_earned(app, rm):
+    school = School.build(app)
+    sid, student = school.enroll("F1")
+    r = school.reflection(student, sid)
+    from ledger.domain import EvidenceRef
+
+    j = school.judge(sid, [EvidenceRef("reflection", r)])
+    school.mastery_credit(sid, [j])
+    app.retract_judgment(school.advisor, j, "rubric misread")
+    rm.catch_up()
+    made = export_transcript_pdf(
+        app, rm, school.registrar, sid, settings=SETTINGS, checkpoint=lambda a: None
+    )
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(made.file.content)).pages)
+    assert "Flagged" in text and "(flagged)" in text
+    assert "re-confirms or amends it" in text
+    assert rm.transcript(sid)["totals"]["flagged"] == Decimal("0.5")
