@@ -13,7 +13,7 @@ import typer
 from ledger.application import LedgerApplication
 from ledger.errors import LedgerError
 from ledger.settings import get_settings
-from ledger.store import parse_database_url
+from ledger.store import parse_database_url, redact
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -42,7 +42,8 @@ def ledger_app(
     except LedgerError as e:
         fail(e.detail)
     except Exception as e:  # noqa: BLE001 - the store did not open: say why, in one line
-        fail(f"cannot open the ledger at {url}: {e}")
+        # Never the password: stderr ends up in CI logs and terminals.
+        fail(f"cannot open the ledger at {redact(url)}: {e}")
     try:
         yield app
     except LedgerError as e:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -16,6 +17,20 @@ class StoreConfig:
     sqlite_path: str | None = None
     postgres_conninfo: str | None = None
     postgres_schema: str = ""
+
+
+# The library interpolates the schema into its SQL unquoted: anything but a plain identifier
+# is a syntax error at best and statements of the URL's choosing at worst.
+SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def redact(url: str) -> str:
+    """The URL fit for an error message or a log line: its password replaced."""
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    host = parsed.netloc.rpartition("@")[2]
+    return parsed._replace(netloc=f"{parsed.username or ''}:***@{host}").geturl()
 
 
 def parse_database_url(url: str) -> StoreConfig:
@@ -34,6 +49,10 @@ def parse_database_url(url: str) -> StoreConfig:
     if parsed.scheme in ("postgresql", "postgres"):
         query = parse_qs(parsed.query)
         schema = query.get("schema", [""])[0]
+        if schema and not SCHEMA_NAME.match(schema):
+            raise InvalidCommand(
+                "the schema in a PostgreSQL URL is a plain identifier (letters, digits, _)"
+            )
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": (parsed.path or "/").lstrip("/") or "postgres",

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from ledger.errors import InvalidCommand, InvalidHours
+from ledger.store import parse_database_url, redact
 from tests.builders import School
 
 
@@ -43,3 +44,24 @@ def test_a_class_with_impossible_credits_attempted_is_refused(app, attempted):
             term="FY",
         )
     assert app.position() == before
+
+
+@pytest.mark.parametrize("schema", ["a;drop", 'x"', "a b", "1abc", "s.t", "é"])
+def test_a_postgres_schema_that_is_not_an_identifier_is_refused(schema):
+    # The library puts the schema into its SQL unquoted: "a;drop" reached the server as SQL.
+    with pytest.raises(InvalidCommand):
+        parse_database_url(f"postgresql://postgres@127.0.0.1:5432/test?schema={schema}")
+
+
+def test_plain_schemas_still_parse():
+    store = parse_database_url("postgresql://postgres@127.0.0.1:5432/test?schema=t_0af3")
+    assert store.postgres_schema == "t_0af3"
+
+
+def test_redact_hides_only_the_password():
+    assert (
+        redact("postgresql://u:s3cret@db:5433/x?schema=a")
+        == "postgresql://u:***@db:5433/x?schema=a"
+    )
+    assert redact("postgresql://u@db/x") == "postgresql://u@db/x"
+    assert redact("sqlite:////tmp/l.sqlite") == "sqlite:////tmp/l.sqlite"
