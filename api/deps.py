@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
@@ -14,7 +15,7 @@ from pydantic import AwareDatetime
 from api import schemas
 from api.problems import PreconditionFailed, Unauthenticated
 from ledger import access
-from ledger.application import CommandResult, LedgerApplication
+from ledger.application import CommandResult, LedgerApplication, expected_versions
 from ledger.domain import Actor, Experience, IdempotencyRecord, LedgerAggregate, Student
 from ledger.domain.user import idempotency_id
 from ledger.errors import InvalidCommand, NotFound
@@ -131,7 +132,13 @@ def check_if_match(ledger: Ledger, caller: Caller, aggregate: LedgerAggregate) -
     if caller.if_match is None:
         return
     tags = {t.strip().removeprefix("W/") for t in caller.if_match.split(",")}
-    if "*" in tags or etag(aggregate) in tags:
+    if "*" in tags:
+        return
+    if etag(aggregate) in tags:
+        # Held again when the command writes: a concurrent writer may commit in between.
+        # (The endpoint runs in a copied context, so this ends with the request.)
+        versions = frozenset(int(t[1:-1]) for t in tags if re.fullmatch(r'"\d{1,18}"', t))
+        expected_versions.set({aggregate.id: versions})
         return
     if caller.idempotency_key is not None and ledger.app.exists(
         IdempotencyRecord, idempotency_id(caller.actor.user_id, caller.idempotency_key)

@@ -31,6 +31,7 @@ log = structlog.get_logger("api")
 # Domain error class -> HTTP status. Subclasses inherit their parent's status (looked up by MRO).
 STATUS_OF: dict[type[errors.LedgerError], int] = {
     errors.NotFound: 404,
+    errors.VersionChanged: 412,
     errors.NotPermitted: 403,
     errors.InvalidCommand: 422,
     errors.StateConflict: 409,

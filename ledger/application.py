@@ -17,6 +17,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -61,6 +62,7 @@ from ledger.errors import (
     LedgerError,
     NotFound,
     NotPermitted,
+    VersionChanged,
 )
 from ledger.persistence import reads as command_reads
 from ledger.store import StoreConfig, parse_database_url
@@ -124,6 +126,26 @@ def _plain(obj: Any) -> Any:
 def fingerprint(command: str, args: dict[str, Any]) -> str:
     body = json.dumps({"command": command, "args": _plain(args)}, sort_keys=True)
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+# Versions a caller requires of records a command writes (an API request's If-Match), checked
+# against the version each was loaded at, inside the optimistic-concurrency loop: a check made
+# only before the command lets two writers that both read version N each commit.
+expected_versions: ContextVar[dict[UUID, frozenset[int]] | None] = ContextVar(
+    "expected_versions", default=None
+)
+
+
+def _check_expected(aggregates: Iterable[Any]) -> None:
+    expected = expected_versions.get()
+    if not expected:
+        return
+    for a in aggregates:
+        allowed = expected.get(getattr(a, "id", None))
+        if allowed is not None:
+            loaded = a.version - len(a.pending_events)
+            if loaded not in allowed:
+                raise VersionChanged(f"the record is at version {loaded}, not the one required")
 
 
 def utc_now() -> datetime:
@@ -200,6 +222,7 @@ class LedgerApplication(Application):
             try:
                 with command_reads.tracking(checks_reads, attempt) as read:
                     outcome = decide(ctx)
+                _check_expected(a for a in outcome.save if a is not None)
             except LedgerError:
                 # A concurrent request with the same key may have committed since we looked:
                 # its outcome, not the refusal its own write now causes, is the answer.

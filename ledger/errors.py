@@ -91,6 +91,13 @@ class StateConflict(LedgerError):
     title = "Conflicting state"
 
 
+class VersionChanged(StateConflict):
+    """The record moved past the version the caller named (If-Match) before the write landed."""
+
+    code = "precondition-failed"
+    title = "Precondition failed"
+
+
 class AlreadyDecided(StateConflict):
     code = "already-decided"
     title = "Already decided"
