@@ -39,7 +39,7 @@ def test_quick_bench_writes_every_result(tmp_path: Path, monkeypatch: pytest.Mon
     )
     rebuild = json.loads((tmp_path / "rebuild-quick.json").read_text())
     assert rebuild["events"] == bulk["stored_events"]
-    assert [m["events"] for m in rebuild["memory"]][-1] == rebuild["events"]
+    assert rebuild["memory"][-1]["events"] == rebuild["events"]
     reads = json.loads((tmp_path / "api_reads-quick.json").read_text())
     assert set(reads["median_of_repetitions"]) == {
         "healthz",
