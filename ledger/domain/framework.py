@@ -99,6 +99,13 @@ class Association:
     destination_uri: str | None = None
 
 
+def _finite(n: object) -> bool:
+    try:
+        return Decimal(n).is_finite()  # type: ignore[arg-type]
+    except (ArithmeticError, TypeError, ValueError):
+        return False
+
+
 @dataclass(frozen=True)
 class FrameworkDefinition:
     title: str
@@ -169,6 +176,18 @@ class FrameworkDefinition:
         levels = self.scale.levels
         if not levels:
             raise InvalidFramework("the scale needs at least one level")
+        # A NaN cannot be ordered or compared (decimal.InvalidOperation, untyped): refuse any
+        # non-finite number before the checks below compare them.
+        numbers = [
+            *(lv.value for lv in levels),
+            self.method.parameter,
+            *(r.amount for r in self.credit_rules),
+            *(r.hours_threshold for r in self.credit_rules),
+        ]
+        if any(n is not None and not _finite(n) for n in numbers):
+            raise InvalidFramework(
+                "level values, the method's parameter and rule amounts are finite"
+            )
         codes = [lv.code for lv in levels]
         if len(set(codes)) != len(codes):
             raise InvalidFramework("scale level codes must be unique")

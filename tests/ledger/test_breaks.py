@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from decimal import Decimal
 
 import pytest
 
-from ledger.errors import InvalidCommand, InvalidHours
+from ledger.application import system_actor
+from ledger.domain.framework import MasteryMethod
+from ledger.errors import InvalidCommand, InvalidFramework, InvalidHours
 from ledger.store import parse_database_url, redact
-from tests.builders import School
+from tests.builders import School, framework_definition
 
 
 @pytest.mark.parametrize("hours", [Decimal("NaN"), Decimal("sNaN"), Decimal("-NaN")])
@@ -65,3 +68,31 @@ def test_redact_hides_only_the_password():
     )
     assert redact("postgresql://u@db/x") == "postgresql://u@db/x"
     assert redact("sqlite:////tmp/l.sqlite") == "sqlite:////tmp/l.sqlite"
+
+
+def _nan_framework(where: str):
+    base = framework_definition()
+    nan = Decimal("NaN")
+    if where == "parameter":
+        return dataclasses.replace(base, method=MasteryMethod("decaying_average", nan))
+    if where == "level":
+        levels = base.scale.levels
+        scale = dataclasses.replace(
+            base.scale, levels=(*levels[:1], dataclasses.replace(levels[1], value=nan), *levels[2:])
+        )
+        return dataclasses.replace(base, scale=scale)
+    rule, hours_rule = base.credit_rules
+    if where == "amount":
+        return dataclasses.replace(base, credit_rules=(dataclasses.replace(rule, amount=nan),))
+    return dataclasses.replace(
+        base, credit_rules=(dataclasses.replace(hours_rule, hours_threshold=nan),)
+    )
+
+
+@pytest.mark.parametrize("where", ["parameter", "level", "amount", "hours_threshold"])
+def test_a_framework_with_a_nan_is_invalid_and_writes_nothing(app, where):
+    # Comparing the NaN raised decimal.InvalidOperation (untyped) from publish_framework.
+    before = app.position()
+    with pytest.raises(InvalidFramework):
+        app.publish_framework(system_actor(), _nan_framework(where))
+    assert app.position() == before
