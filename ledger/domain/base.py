@@ -16,8 +16,21 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
+from ledger.errors import InvalidCommand
+
 # Namespace for ids derived from natural keys (a student's local id, an idempotency key...).
 LEDGER_NAMESPACE = UUID("6f1d7c0e-2b4a-5d39-9a61-3c8e4b0f7a21")
+
+
+# Dates outside these bounds are typing mistakes (0001-01-01, 9999-12-31), not school records;
+# they would also break the 4-digit years of state exports.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2199, 12, 31)
+
+
+def check_plausible_date(value: date | None, what: str = "date") -> None:
+    if value is not None and not (EARLIEST_DATE <= value <= LATEST_DATE):
+        raise InvalidCommand(f"{what} {value} is outside {EARLIEST_DATE}..{LATEST_DATE}")
 
 
 def derived_id(*parts: object) -> UUID:
@@ -110,6 +123,7 @@ class LedgerAggregate(Aggregate):
         effective_on: date | None = None,
         **fields: Any,
     ) -> Any:
+        check_plausible_date(effective_on, "effective date")
         return cls._create(
             event_class,
             id=id,
@@ -129,6 +143,7 @@ class LedgerAggregate(Aggregate):
         effective_on: date | None = None,
         **fields: Any,
     ) -> None:
+        check_plausible_date(effective_on, "effective date")
         self.trigger_event(
             event_class,
             timestamp=ctx.recorded_at,

@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 from uuid import UUID
 
-from ledger.domain.base import CommandContext, LedgerAggregate
+from ledger.domain.base import CommandContext, LedgerAggregate, check_plausible_date
 from ledger.errors import (
     ExperienceNotActive,
     InvalidCommand,
@@ -143,6 +143,8 @@ class Experience(LedgerAggregate):
             raise InvalidCommand(
                 f"unknown experience kind {kind!r}; one of {list(EXPERIENCE_KINDS)}"
             )
+        check_plausible_date(starts_on, "start date")
+        check_plausible_date(ends_on, "end date")
         if ends_on < starts_on:
             raise InvalidCommand("an experience cannot end before it starts")
         if not title.strip():

@@ -204,3 +204,33 @@ def test_every_event_carries_actor_time_and_correlation(app, school):
     (event,) = app.events.get(UUID(result.id))
     assert event.actor_id == student.user_id and event.actor_role == "student"
     assert event.correlation_id == "req-42" and event.recorded_at.tzinfo is not None
+
+
+def test_implausible_dates_are_refused(app, school):
+    sid, student = school.enroll("S1")
+    r = school.reflection(student, sid)
+    writes_nothing(
+        app,
+        lambda: school.judge(sid, [EvidenceRef("reflection", r)], effective_on=date(1, 1, 1)),
+        errors.InvalidCommand,
+    )
+    writes_nothing(
+        app,
+        lambda: app.plan_experience(
+            school.advisor,
+            sid,
+            kind="internship",
+            title="Forever",
+            partner_organisation="Acme",
+            mentor_id=UUID(school.mentor.user_id),
+            starts_on=date(2025, 9, 1),
+            ends_on=date(9999, 12, 31),
+        ),
+        errors.InvalidCommand,
+    )
+    xid = school.experience(sid, started=False)
+    writes_nothing(
+        app,
+        lambda: app.start_experience(school.advisor, xid, on=date(9999, 1, 1)),
+        errors.InvalidCommand,
+    )
