@@ -62,6 +62,7 @@ from ledger.errors import (
     LedgerError,
     NotFound,
     NotPermitted,
+    StateConflict,
     VersionChanged,
 )
 from ledger.persistence import reads as command_reads
@@ -422,7 +423,8 @@ class LedgerApplication(Application):
         token = "clt_" + secrets.token_urlsafe(32)
 
         def decide(ctx: CommandContext) -> _Outcome:
-            self.user(user_id)
+            if not self.user(user_id).active:
+                raise StateConflict("the user is deactivated; a token would not authenticate")
             tok = ApiToken.issue(ctx, token=token, user_id=user_id)
             return _Outcome([tok], {"id": str(user_id), "kind": "user"})
 
@@ -453,6 +455,71 @@ class LedgerApplication(Application):
         if not user.active:
             return None
         return Actor(str(user.id), user.role, user.student_id)
+
+    def deactivate_user(
+        self,
+        actor: Actor,
+        user_id: UUID,
+        reason: str,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        """Every token of the user stops authenticating (``authenticate`` refuses an inactive
+        user), so an admin need not know the token strings, which are shown only once."""
+        access.require_role(actor, Role.ADMIN, Role.SYSTEM)
+        _require_reason(reason)
+        if actor.user_id == str(user_id):
+            raise InvalidCommand("an admin may not deactivate themselves")
+
+        def decide(ctx: CommandContext) -> _Outcome:
+            user = self.user(user_id)
+            user.deactivate(ctx, reason)
+            return _Outcome([user], {"id": str(user.id), "kind": "user", "active": user.active})
+
+        return self._run(
+            "deactivate_user",
+            actor,
+            {"user_id": user_id, "reason": reason},
+            decide,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+
+    def revoke_token(
+        self,
+        actor: Actor,
+        token: str,
+        reason: str,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        """One token stops authenticating. Its holder may revoke it (log out), and an admin may
+        revoke a token handed to them (one found leaked); anyone else is told it does not
+        exist. The token string itself is never stored or returned."""
+        _require_reason(reason)
+        tid = token_id_for(token) if token and len(token) <= 200 else None
+
+        def decide(ctx: CommandContext) -> _Outcome:
+            if tid is None:
+                raise NotFound("token", "given")
+            tok = self.load(ApiToken, tid, "token")
+            if actor.role not in (Role.ADMIN, Role.SYSTEM) and str(tok.user_id) != actor.user_id:
+                raise NotFound("token", "given")
+            tok.revoke(ctx, reason)
+            return _Outcome(
+                [tok], {"id": str(tok.id), "kind": "token", "user_id": str(tok.user_id)}
+            )
+
+        return self._run(
+            "revoke_token",
+            actor,
+            {"token_id": tid, "reason": reason},
+            decide,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
 
     # ------------------------------------------------------------------ frameworks
     def publish_framework(
@@ -824,6 +891,84 @@ class LedgerApplication(Application):
             student_id,
             guardian_id,
             Role.GUARDIAN,
+            idempotency_key,
+            correlation_id,
+        )
+
+    def _unlink_person(
+        self,
+        command: str,
+        actor: Actor,
+        student_id: UUID,
+        user_id: UUID,
+        role: Role,
+        reason: str,
+        idempotency_key: str | None,
+        correlation_id: str | None,
+    ) -> CommandResult:
+        access.require_role(actor, Role.REGISTRAR, Role.ADMIN, Role.SYSTEM)
+        _require_reason(reason)
+
+        def decide(ctx: CommandContext) -> _Outcome:
+            s = self.student(student_id)
+            person = self.user(user_id)
+            if role is Role.ADVISOR:
+                s.unassign_advisor(ctx, str(person.id), reason)
+            else:
+                s.unlink_guardian(ctx, str(person.id), reason)
+            return _Outcome(
+                [s], {"id": str(student_id), "kind": "student", str(role): str(user_id)}
+            )
+
+        return self._run(
+            command,
+            actor,
+            {"student_id": student_id, "user_id": user_id, "reason": reason},
+            decide,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+
+    def unassign_advisor(
+        self,
+        actor: Actor,
+        student_id: UUID,
+        advisor_id: UUID,
+        reason: str,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        """The advisor stops advising the student: no more reads or writes of their record."""
+        return self._unlink_person(
+            "unassign_advisor",
+            actor,
+            student_id,
+            advisor_id,
+            Role.ADVISOR,
+            reason,
+            idempotency_key,
+            correlation_id,
+        )
+
+    def unlink_guardian(
+        self,
+        actor: Actor,
+        student_id: UUID,
+        guardian_id: UUID,
+        reason: str,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CommandResult:
+        """The guardian stops being one of the student's (custody changed): no more reads."""
+        return self._unlink_person(
+            "unlink_guardian",
+            actor,
+            student_id,
+            guardian_id,
+            Role.GUARDIAN,
+            reason,
             idempotency_key,
             correlation_id,
         )
@@ -1920,6 +2065,12 @@ class LedgerApplication(Application):
     # ------------------------------------------------------------------ plain reads
     def position(self) -> int:
         return self.recorder.max_notification_id() or 0
+
+
+def _require_reason(reason: str) -> None:
+    # Taking access away is answered for later: who did it is on the event, and so is why.
+    if not isinstance(reason, str) or not reason.strip():
+        raise InvalidCommand("a reason is required")
 
 
 def system_actor() -> Actor:

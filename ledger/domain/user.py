@@ -112,6 +112,11 @@ class ApiToken(LedgerAggregate):
             cls.Issued, ctx, id=token_id_for(token), user_id=user_id, digest=token_digest(token)
         )
 
+    def revoke(self, ctx: CommandContext, reason: str) -> None:
+        if self.revoked:
+            raise StateConflict("token is already revoked")
+        self._emit(self.Revoked, ctx, reason=reason)
+
 
 class IdempotencyRecord(LedgerAggregate):
     """The first outcome of a command sent with an Idempotency-Key, saved atomically with the
