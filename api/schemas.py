@@ -180,6 +180,13 @@ class PersonLinkIn(In):
     user_id: UUID
 
 
+class TokenRevokeIn(In):
+    token: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+        description="The bearer token to revoke: the caller's own, or (admin) one handed in."
+    )
+    reason: Reason
+
+
 class UserIn(In):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"role": "advisor", "name": "Grace Hopper"}]}

@@ -1,4 +1,5 @@
-"""`ledger users add`: a user and their first token, printed once."""
+"""`ledger users add`: a user and their first token, printed once; `ledger users deactivate`:
+every token of a user stops working."""
 
 from __future__ import annotations
 
@@ -39,3 +40,21 @@ def add(
         )
     typer.echo(f"user {result.id} ({role})")
     typer.echo(f"token {token}")
+
+
+@users.command("deactivate")
+def deactivate(
+    user_id: str = typer.Argument(..., help="The user's id (UUID)."),
+    reason: str = typer.Option(..., help="Why (recorded on the event; required)."),
+    database_url: str | None = typer.Option(None, envvar="LEDGER_DATABASE_URL"),
+) -> None:
+    """Deactivate a user: every token they hold answers 401 from now on."""
+    try:
+        uid = UUID(user_id)
+    except ValueError:
+        fail(f"USER_ID must be a user id (UUID), not {user_id!r}")
+    if not reason.strip():
+        fail("--reason must not be empty")
+    with ledger_app(database_url, must_exist=True) as app:
+        result = app.deactivate_user(system_actor(), uid, reason)
+    typer.echo(f"user {result.id} deactivated")

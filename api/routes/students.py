@@ -93,3 +93,45 @@ def link_guardian(
     result = ledger.app.link_guardian(caller.actor, student_id, body.user_id, **caller.kw)
     s = ledger.app.student(student_id)
     return written(response, ledger, result, f"/v1/students/{s.id}", views.student(s), s)
+
+
+@router.post(
+    "/{student_id}/advisors/{user_id}/unassign",
+    response_model=schemas.Written,
+    summary="Unassign an advisor",
+    description="The advisor no longer reads or writes this student's record (404 from then on).",
+)
+def unassign_advisor(
+    student_id: UUID,
+    user_id: UUID,
+    body: schemas.ReasonIn,
+    caller: ResourceWriterDep,
+    ledger: LedgerDep,
+    response: Response,
+) -> schemas.Written:
+    check_if_match(ledger, caller, visible_student(ledger, caller.actor, student_id))
+    result = ledger.app.unassign_advisor(
+        caller.actor, student_id, user_id, body.reason, **caller.kw
+    )
+    s = ledger.app.student(student_id)
+    return written(response, ledger, result, f"/v1/students/{s.id}", views.student(s), s)
+
+
+@router.post(
+    "/{student_id}/guardians/{user_id}/unlink",
+    response_model=schemas.Written,
+    summary="Unlink a guardian",
+    description="The guardian no longer reads this student's record (404 from then on).",
+)
+def unlink_guardian(
+    student_id: UUID,
+    user_id: UUID,
+    body: schemas.ReasonIn,
+    caller: ResourceWriterDep,
+    ledger: LedgerDep,
+    response: Response,
+) -> schemas.Written:
+    check_if_match(ledger, caller, visible_student(ledger, caller.actor, student_id))
+    result = ledger.app.unlink_guardian(caller.actor, student_id, user_id, body.reason, **caller.kw)
+    s = ledger.app.student(student_id)
+    return written(response, ledger, result, f"/v1/students/{s.id}", views.student(s), s)

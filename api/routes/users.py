@@ -7,7 +7,15 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 
 from api import schemas
-from api.deps import ActorDep, LedgerDep, WriterDep, etag
+from api.deps import (
+    ActorDep,
+    LedgerDep,
+    ResourceWriterDep,
+    WriterDep,
+    check_if_match,
+    etag,
+    written,
+)
 from api.routes import PROBLEMS
 from ledger import access
 from ledger.domain import Role
@@ -51,6 +59,42 @@ def get_user(user_id: UUID, actor: ActorDep, ledger: LedgerDep, response: Respon
     user = ledger.app.user(user_id)
     response.headers["ETag"] = etag(user)
     return _user(user)
+
+
+@router.post(
+    "/v1/users/{user_id}/deactivate",
+    response_model=schemas.Written,
+    summary="Deactivate a user (admin)",
+    description="Every token of the user answers 401 from then on; the user's links stay in "
+    "the record's history.",
+)
+def deactivate_user(
+    user_id: UUID,
+    body: schemas.ReasonIn,
+    caller: ResourceWriterDep,
+    ledger: LedgerDep,
+    response: Response,
+) -> schemas.Written:
+    # The role first: whether a user id exists is for an admin to know.
+    access.require_role(caller.actor, Role.ADMIN)
+    check_if_match(ledger, caller, ledger.app.user(user_id))
+    result = ledger.app.deactivate_user(caller.actor, user_id, body.reason, **caller.kw)
+    user = ledger.app.user(user_id)
+    return written(response, ledger, result, f"/v1/users/{user.id}", _user(user), user)
+
+
+@router.post(
+    "/v1/tokens/revoke",
+    response_model=schemas.Written,
+    summary="Revoke one bearer token",
+    description="The caller's own token (log out), or as an admin any token handed in; a token "
+    "of someone else answers 404. To cut off every token of a user, deactivate the user.",
+)
+def revoke_token(
+    body: schemas.TokenRevokeIn, caller: WriterDep, ledger: LedgerDep, response: Response
+) -> schemas.Written:
+    result = ledger.app.revoke_token(caller.actor, body.token, body.reason, **caller.kw)
+    return written(response, ledger, result, f"/v1/users/{result.value['user_id']}")
 
 
 @router.get("/v1/me", response_model=schemas.Resource, summary="The caller")

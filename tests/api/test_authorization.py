@@ -18,6 +18,7 @@ import pytest
 
 from api.schemas import FRAMEWORK_EXAMPLE
 from ledger.application import system_actor
+from ledger.domain import Role
 from tests.api.conftest import Api, Cast
 from tests.imports.conftest import case_package, csv_bytes, roster_tables
 
@@ -142,6 +143,21 @@ def _note(c: Cast, sid: UUID) -> str:
     return c.app.write_mentor_note(c.mentor_of(sid).actor, xid, text="Careful.").id
 
 
+def _linked(c: Cast, sid: UUID, role: Role) -> str:
+    """A fresh advisor or guardian of the student, so unlinking them changes no other cell."""
+    uid = UUID(c.app.add_user(system_actor(), role=role, name="Linked")[0].id)
+    if role is Role.ADVISOR:
+        c.app.assign_advisor(system_actor(), sid, uid)
+        return f"/v1/students/{sid}/advisors/{uid}/unassign"
+    c.app.link_guardian(system_actor(), sid, uid)
+    return f"/v1/students/{sid}/guardians/{uid}/unlink"
+
+
+def _reporter_token(c: Cast) -> dict:
+    _, token = c.app.issue_token(system_actor(), UUID(c["reporter"].id))
+    return {"token": token, "reason": "rotated"}
+
+
 def _roster_files() -> dict[str, str]:
     return {f"{name}.csv": csv_bytes(rows).decode() for name, rows in roster_tables().items()}
 
@@ -235,6 +251,34 @@ ENDPOINTS = [
         only("admin", 200),
     ),
     E("GET", "/v1/me", lambda c, s: ("/v1/me", None), same(200)),
+    E(
+        "POST",
+        "/v1/students/{id}/advisors/{user_id}/unassign",
+        lambda c, s: (_linked(c, s, Role.ADVISOR), {"reason": "left the school"}),
+        act("registrar", 200),
+    ),
+    E(
+        "POST",
+        "/v1/students/{id}/guardians/{user_id}/unlink",
+        lambda c, s: (_linked(c, s, Role.GUARDIAN), {"reason": "custody order"}),
+        act("registrar", 200),
+    ),
+    E(
+        "POST",
+        "/v1/users/{id}/deactivate",
+        lambda c, s: (
+            f"/v1/users/{c.app.add_user(system_actor(), role=Role.REPORTER, name='R')[0].id}"
+            "/deactivate",
+            {"reason": "left"},
+        ),
+        only("admin", 200),
+    ),
+    E(
+        "POST",
+        "/v1/tokens/revoke",
+        lambda c, s: ("/v1/tokens/revoke", _reporter_token(c)),
+        {**same(404), "admin": (200, 200), "reporter": (200, 200)},
+    ),
     # experiences and hours
     E(
         "POST",
