@@ -123,3 +123,21 @@ def test_revoke_own_token_logs_out(api: Api) -> None:
     assert api.get("/v1/me", "mentor").status_code == 401
     r = api.client.get("/v1/me", headers={"Authorization": f"Bearer {spare}"})
     assert r.status_code == 200 and r.json()["role"] == str(Role.MENTOR)
+
+
+def test_removals_made_by_another_process_hold_at_once(api: Api, store_url: str) -> None:
+    """An admin runs the CLI while the server runs: the server's next request obeys it, even
+    before its read models have projected the removal."""
+    from ledger.application import LedgerApplication, system_actor
+
+    sid, gid = api.cast.own, api.cast["guardian"].id
+    assert [i["id"] for i in api.get("/v1/students", "guardian").json()["items"]] == [str(sid)]
+    other = LedgerApplication(database_url=store_url)
+    try:
+        other.unlink_guardian(system_actor(), sid, UUID(gid), "custody order")
+        other.deactivate_user(system_actor(), UUID(api.cast["other_guardian"].id), "left")
+    finally:
+        other.close()
+    assert api.get(f"/v1/students/{sid}/transcript", "guardian").status_code == 404
+    assert api.get("/v1/students", "guardian").json()["items"] == []
+    assert api.get("/v1/me", "other_guardian").status_code == 401
