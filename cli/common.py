@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import NoReturn
 
+import psycopg
 import typer
 
 from ledger.application import LedgerApplication
@@ -35,8 +37,9 @@ def ledger_app(
             store = parse_database_url(url)
         except LedgerError as e:
             fail(e.detail)
-        if store.kind == "sqlite" and not Path(store.sqlite_path).is_file():
-            fail(f"no ledger at {Path(store.sqlite_path).resolve()} (check LEDGER_DATABASE_URL)")
+        if not _has_event_table(store):
+            where = Path(store.sqlite_path).resolve() if store.sqlite_path else redact(url)
+            fail(f"no ledger at {where} (check LEDGER_DATABASE_URL)")
     try:
         app = LedgerApplication(database_url=url)
     except LedgerError as e:
@@ -54,3 +57,29 @@ def ledger_app(
 
 def is_tty() -> bool:
     return sys.stderr.isatty()
+
+
+# The library's events tables: "stored_events" on SQLite, "<application>_events" on PostgreSQL.
+_EVENT_TABLES = ("stored_events", "competencyledger_events")
+
+
+def _has_event_table(store) -> bool:
+    """Is there a ledger here at all? Looked up without creating anything (opening a
+    LedgerApplication would create the tables)."""
+    if store.kind == "sqlite":
+        path = Path(store.sqlite_path)
+        if not path.is_file():
+            return False
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            names = {n for (n,) in conn.execute("SELECT name FROM sqlite_master")}
+        return bool(names & set(_EVENT_TABLES))
+    try:
+        with psycopg.connect(store.postgres_conninfo, connect_timeout=5) as conn:
+            found = conn.execute(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = %s "
+                "AND table_name = ANY(%s)",
+                (store.postgres_schema or "public", list(_EVENT_TABLES)),
+            ).fetchone()
+    except psycopg.Error as e:
+        fail(f"cannot reach the ledger at {redact(store.url)}: {type(e).__name__}")
+    return found is not None

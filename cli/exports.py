@@ -64,7 +64,17 @@ def _session(database_url: str | None, token: str | None):
             rm.close()
 
 
+def _writable(target: Path) -> None:
+    """Refused before the export is made: a made export is recorded, so it must also be written."""
+    if target.is_dir():
+        fail(f"{target} is a folder; name a file")
+    if not target.parent.is_dir():
+        fail(f"folder {target.parent} does not exist")
+
+
 def _run(make: Callable[[Any, Any, Any], Made], output: Path | None, database_url, token) -> None:
+    if output is not None and str(output) != "-":
+        _writable(output)
     with _session(database_url, token) as (app, rm, actor):
         try:
             made = make(app, rm, actor)
@@ -84,7 +94,10 @@ def _run(make: Callable[[Any, Any, Any], Made], output: Path | None, database_ur
         sys.stdout.buffer.write(made.file.content)
         sys.stdout.buffer.flush()
     else:
-        target.write_bytes(made.file.content)
+        try:
+            target.write_bytes(made.file.content)
+        except OSError as e:
+            fail(f"export {made.export_id} was made but not written to {target}: {e.strerror}")
     typer.echo(
         f"{'stdout' if str(target) == '-' else target}: {made.file.row_count} rows, "
         f"sha256 {made.file.sha256}, export {made.export_id}, position {made.position}"

@@ -120,7 +120,7 @@ def proof_cmd(
     if out is None:
         typer.echo(text)
     else:
-        out.write_text(text + "\n")
+        _write(out, text + "\n")
         typer.echo(f"wrote {out}: {len(bundle['events'])} events", err=True)
 
 
@@ -190,5 +190,12 @@ def keys_public(
     if out is None:
         typer.echo(pem, nl=False)
     else:
-        out.write_text(pem)
+        _write(out, pem)
         typer.echo(f"wrote {out} (key id {keyfile.key_id(key)})", err=True)
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text)
+    except OSError as e:
+        fail(f"cannot write {path}: {e.strerror}")
