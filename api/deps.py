@@ -131,7 +131,8 @@ def check_if_match(ledger: Ledger, caller: Caller, aggregate: LedgerAggregate) -
     (same Idempotency-Key) is let through so it can replay its first answer."""
     if caller.if_match is None:
         return
-    tags = {t.strip().removeprefix("W/") for t in caller.if_match.split(",")}
+    # Strong comparison (RFC 9110 section 13.1.1): a weak tag (W/"...") never matches.
+    tags = {t.strip() for t in caller.if_match.split(",")}
     if "*" in tags:
         return
     if etag(aggregate) in tags:

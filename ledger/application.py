@@ -838,6 +838,8 @@ class LedgerApplication(Application):
         def decide(ctx: CommandContext) -> _Outcome:
             s = self.student(student_id)
             person = self.user(user_id)
+            if not person.active:
+                raise InvalidCommand(f"user {user_id} is deactivated")
             if person.role is not role:
                 raise InvalidCommand(f"user {user_id} is a {person.role}, not a {role}")
             if role is Role.ADVISOR:
@@ -1064,6 +1066,8 @@ class LedgerApplication(Application):
             s = self._active_student(student_id)
             access.require_advisor_of(actor, s)
             mentor = self.user(mentor_id) if mentor_id is not None else None
+            if mentor is not None and not mentor.active:
+                raise InvalidCommand(f"user {mentor_id} is deactivated")
             if mentor is not None and mentor.role is not Role.MENTOR:
                 raise InvalidCommand(f"user {mentor_id} is not a mentor")
             x = Experience.plan(

@@ -141,3 +141,39 @@ def test_removals_made_by_another_process_hold_at_once(api: Api, store_url: str)
     assert api.get(f"/v1/students/{sid}/transcript", "guardian").status_code == 404
     assert api.get("/v1/students", "guardian").json()["items"] == []
     assert api.get("/v1/me", "other_guardian").status_code == 401
+
+
+def test_weak_etags_never_match_and_deactivated_people_are_not_linked(store_url) -> None:
+    from uuid import UUID
+
+    from fastapi.testclient import TestClient
+
+    from api import create_app
+    from ledger.domain import Role
+    from ledger.errors import InvalidCommand
+    from tests.builders import School
+
+    with TestClient(create_app(store_url)) as client:
+        app = client.app.state.ledger.app
+        school = School.build(app)
+        sid, _ = school.enroll("W1")
+        _, token = app.issue_token(school.admin, school.registrar.user_id)
+        guardian = school.person(Role.GUARDIAN, "Second guardian")
+        version = app.student(sid).version
+        before = app.position()
+        r = client.post(
+            f"/v1/students/{sid}/guardians",
+            json={"user_id": guardian.user_id},
+            headers={"Authorization": f"Bearer {token}", "If-Match": f'W/"{version}"'},
+        )
+        assert r.status_code == 412, r.text
+        assert app.position() == before
+        app.deactivate_user(school.admin, UUID(guardian.user_id), "left the district")
+        before = app.position()
+        try:
+            app.link_guardian(school.admin, sid, UUID(guardian.user_id))
+        except InvalidCommand:
+            pass
+        else:
+            raise AssertionError("a deactivated guardian was linked")
+        assert app.position() == before
