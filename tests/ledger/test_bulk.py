@@ -1,0 +1,137 @@
+"""`LedgerApplication.bulk()`, the import path: chunks written in order and all or nothing, and
+commands inside it keeping every rule of the commands outside it (on both stores)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+import pytest
+
+from ledger.application import LedgerApplication
+from ledger.domain import CommandContext
+from ledger.errors import ConcurrencyConflict, InvalidCommand, InvalidHours, NotPermitted
+from tests.builders import School
+from tests.conftest import FakeClock
+
+
+def _events_after(app: LedgerApplication, position: int) -> list:
+    out = []
+    start = position + 1
+    while page := app.recorder.select_notifications(start=start, limit=500):
+        out += page
+        start = page[-1].id + 1
+    return out
+
+
+def _kind(notification) -> str:
+    return notification.topic.rsplit("/", 1)[-1]
+
+
+def _started(app: LedgerApplication) -> tuple[School, UUID, object, UUID]:
+    school = School.build(app)
+    sid, student = school.enroll("B1")
+    return school, sid, student, school.experience(sid)
+
+
+def _log(app, student, xid, day: int, hours: str = "2") -> UUID:
+    return UUID(
+        app.log_hours(
+            student, xid, worked_on=date(2025, 9, day), hours=Decimal(hours), activity="worked"
+        ).id
+    )
+
+
+def test_chunks_keep_the_order_in_which_commands_were_decided(app: LedgerApplication) -> None:
+    school, _sid, student, xid = _started(app)
+    before = app.position()
+    with app.bulk(chunk_events=7):  # 40 events: six chunks, the last one short
+        entries = [_log(app, student, xid, d) for d in range(1, 21)]
+        for e in entries:
+            app.verify_hours(school.mentor, xid, e)
+    stored = _events_after(app, before)
+    assert [(_kind(n), app.mapper.to_domain_event(n).entry_id) for n in stored] == [
+        ("Experience.HoursLogged", e) for e in entries
+    ] + [("Experience.HoursVerified", e) for e in entries]
+    ids = [n.id for n in stored]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    first = stored[0].originator_version
+    assert [n.originator_version for n in stored] == list(range(first, first + 40))
+    assert app.experience(xid).verified_hours == Decimal(40)
+
+
+def test_a_chunk_that_meets_another_writer_fails_and_writes_nothing_of_itself(
+    app: LedgerApplication, store_url: str, clock: FakeClock
+) -> None:
+    school, _sid, student, xid = _started(app)
+    other = LedgerApplication(database_url=store_url, clock=clock)
+    try:
+        with pytest.raises(ConcurrencyConflict), app.bulk(chunk_events=1000):
+            mine = _log(app, student, xid, 1)
+            theirs = UUID(
+                other.log_hours(
+                    student, xid, worked_on=date(2025, 9, 2), hours=Decimal(3), activity="other"
+                ).id
+            )
+            moved = other.position()
+            school.enroll("B2")  # a chunk of several streams: none of it may be written
+            _log(app, student, xid, 3)
+    finally:
+        other.close()
+    assert app.position() == moved
+    x = app.experience(xid)
+    assert set(x.entries) == {str(theirs)} and str(mine) not in x.entries
+    assert [_kind(n) for n in _events_after(app, moved)] == []
+
+
+def test_refused_acts_inside_bulk_write_nothing_and_leave_the_record_as_it_was(
+    app: LedgerApplication,
+) -> None:
+    school, sid, student, xid = _started(app)
+    other_sid, other_student = school.enroll("B2")
+    before = app.position()
+
+    def moves_then_refuses(error: Exception):
+        def decide(ctx: CommandContext):
+            x = app.experience(xid)
+            x.log_hours(
+                ctx, entry_id=uuid4(), worked_on=date(2025, 9, 3), hours=Decimal(5), activity="x"
+            )
+            raise error
+
+        return decide
+
+    with app.bulk(chunk_events=1000):
+        kept = _log(app, student, xid, 1, "20")
+        with pytest.raises(InvalidHours):  # 20 + 5 > 24 on one day
+            _log(app, student, xid, 1, "5")
+        with pytest.raises(NotPermitted):  # another student's experience
+            _log(app, other_student, xid, 2)
+        # A command that recorded on the experience before it was refused: the block must not
+        # keep that event in memory, whether the refusal is the ledger's or an unexpected error.
+        for error in (InvalidCommand("refused after recording"), RuntimeError("a bug")):
+            with pytest.raises(type(error)):
+                app._run(
+                    "probe",
+                    student,
+                    {},
+                    moves_then_refuses(error),
+                    idempotency_key=None,
+                    correlation_id=None,
+                )
+        after = _log(app, student, xid, 3, "4")
+        # Read outside a command, inside the block: a copy, not the block's own object.
+        app.experience(xid).entries.clear()
+        app.verify_hours(school.mentor, xid, after)
+    stored = _events_after(app, before)
+    assert [_kind(n) for n in stored] == [
+        "Experience.HoursLogged",
+        "Experience.HoursLogged",
+        "Experience.HoursVerified",
+    ]
+    x = app.experience(xid)
+    assert set(x.entries) == {str(kept), str(after)}
+    assert x.day_hours == {"2025-09-01": Decimal(20), "2025-09-03": Decimal(4)}
+    assert x.verified_hours == Decimal(4)
+    assert other_sid != sid
