@@ -378,10 +378,30 @@ class _Experience:
         self.final_judgment: UUID | None = None
         self.credit: UUID | None = None
         self.hours_credit: UUID | None = None
+        # The days on which acts_on can yield something besides work and reviews: most days of
+        # the year an experience has nothing to do, and asking it each day was a fifth of an
+        # import's CPU.
+        self.mid, self.late = self.day(0.45), self.day(0.8)
+        self.fixed_days = {self.starts_on - timedelta(7), self.starts_on, self.late}
+        self.fixed_days.update(self.mid + timedelta(n) for n in range(6))
+        self.fixed_days.update(self.ends_on + timedelta(n) for n in (0, 4, 5, 7, 12, 26, 33))
+        if self.withdrawn_on is not None:
+            self.fixed_days.add(self.withdrawn_on)
 
     # -- the calendar of this experience
     def day(self, fraction: float) -> date:
         return self.starts_on + timedelta(int((self.ends_on - self.starts_on).days * fraction))
+
+    def due(self, day: date) -> bool:
+        """Whether acts_on(day) may yield anything (if False, it would yield nothing)."""
+        if day in self.fixed_days:
+            return True
+        if self.id is None:
+            return False
+        work = self.work
+        return (self.next_work < len(work) and work[self.next_work][0] <= day) or bool(
+            self.reviews and self.reviews[0][0] <= day
+        )
 
     def acts_on(self, day: date) -> Iterator[Act]:
         if day == self.starts_on - timedelta(7):
@@ -399,7 +419,7 @@ class _Experience:
         while self.reviews and self.reviews[0][0] <= day:
             _due, e = heapq.heappop(self.reviews)
             yield _at(day, 9, e % 60), lambda e=e: self.review(e)
-        mid = self.day(0.45)
+        mid = self.mid
         if day == mid and self.active(day):
             yield _at(day, 20), self.reflect
         if day == mid + timedelta(1) and self.active(day):
@@ -416,7 +436,7 @@ class _Experience:
             yield _at(day, 15), self.withdraw
         if not self.active(day):
             return
-        if day == self.day(0.8):
+        if day == self.late:
             yield _at(day, 19), self.attach
             yield _at(day, 20), self.reflect
         if day == self.ends_on:
@@ -702,7 +722,8 @@ class _Student:
         if day in (S1_END, LAST_DAY):
             yield _at(day, 13), lambda: self.record_classes(day)
         for x in self.experiences:
-            yield from x.acts_on(day)
+            if x.due(day):
+                yield from x.acts_on(day)
 
     def enroll(self) -> None:
         b = self.b
