@@ -50,7 +50,9 @@ def instant(dt: datetime) -> str:
     """A recorded time as sortable text: UTC, fixed width, so string order is time order."""
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat writes the same text as strftime("%Y-%m-%dT%H:%M:%S.%f") for years 1000 and on,
+    # at a fifth of its cost; a rebuild formats two per event.
+    return dt.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_instant(text: str) -> datetime:

@@ -70,6 +70,29 @@ class Database:
             with self.conn.cursor() as cur:
                 cur.executemany(self._sql(sql), rows)
 
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Plain inserts of many rows (no conflict clause). On PostgreSQL one COPY: an
+        executemany pipelines one INSERT per row, which spent more time in psycopg's pipeline
+        than the rest of a rebuild together."""
+        if not rows:
+            return
+        names = ", ".join(columns)
+        if self.kind == "sqlite":
+            marks = ", ".join("?" * len(columns))
+            sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608 - our names
+            self.conn.executemany(sql, rows)
+            return
+        with (
+            self.conn.cursor() as cur,
+            cur.copy(
+                f"COPY {table} ({names}) FROM STDIN"  # noqa: S608 - our names
+            ) as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         return list(self.execute(sql, params).fetchall())
 

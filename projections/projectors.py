@@ -1,12 +1,15 @@
-"""The two projections, each applying one batch of event rows inside the caller's transaction.
+"""The two projections, applying pages of event rows inside the caller's transaction.
 
-Nothing here commits: the engine (``ReadModels``) wraps a batch's view changes and its tracking
-position in one transaction. Caches live for one batch only, so memory stays flat however long
-the log is.
+Nothing here commits: the engine (``ReadModels``) wraps a transaction's view changes and its
+tracking position together. A transaction applies one or more pages (``Run.apply``) and ends
+with ``Run.finish``, which writes back the students it changed. Folded student states are kept
+across the transactions of one catch-up (``States``), bounded in number and dropped once a
+student has not been touched for a while, so memory stays flat however long the log is.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -83,8 +86,58 @@ class Subjects:
         self.new = []
 
 
-def apply_audit(db: Database, rows: list[Row], hook: Callable[[Row], None]) -> None:
-    subjects = Subjects(db, "view_audit_subjects")
+AUDIT_COLUMNS = (
+    "position",
+    "recorded_at",
+    "effective_on",
+    "type",
+    "originator_id",
+    "version",
+    "actor_id",
+    "actor_role",
+    "correlation_id",
+    "student_id",
+    "what",
+    "why",
+)
+INDEX_COLUMNS = (
+    "position",
+    "student_id",
+    "originator_id",
+    "version",
+    "type",
+    "recorded_at",
+    "effective_on",
+    "is_correction",
+    "actor_id",
+    "actor_role",
+    "correlation_id",
+    "data",
+)
+# The view tables an aggregate's events change, besides the student's state: a state holds
+# everything, each table derives from one part of it (reflections and the other evidence only
+# feed the state, which mastery lineage reads).
+TABLES_OF = {
+    "Student": ("view_students", "view_student_people"),
+    "Experience": ("view_experiences",),
+    "Judgment": ("view_mastery",),
+    "Credit": ("view_credits",),
+}
+STUDENT_TABLES = (
+    "view_students",
+    "view_student_people",
+    "view_experiences",
+    "view_credits",
+    "view_mastery",
+)
+# Students whose folded state a catch-up keeps in memory (about 64 KB each at the end of a
+# school year), and how long (in log positions) an untouched one stays.
+MAX_STATES = 4096
+IDLE_POSITIONS = 10_000
+MAX_SUBJECTS = 200_000
+
+
+def apply_audit(db: Database, rows: list[Row], subjects: Subjects) -> None:
     subjects.prefetch(rows)
     out = []
     for r in rows:
@@ -105,12 +158,7 @@ def apply_audit(db: Database, rows: list[Row], hook: Callable[[Row], None]) -> N
             )
         )
     subjects.flush()
-    db.executemany(
-        "INSERT INTO view_audit (position, recorded_at, effective_on, type, originator_id, "
-        "version, actor_id, actor_role, correlation_id, student_id, what, why) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        out,
-    )
+    db.insert_rows("view_audit", AUDIT_COLUMNS, out)
 
 
 def framework_doc(fid: str, revision: int, d: Row) -> Row:
@@ -148,148 +196,231 @@ def current_frameworks(db: Database) -> dict[str, Row]:
     }
 
 
-def apply_records(db: Database, rows: list[Row], hook: Callable[[Row], None]) -> None:
-    subjects = Subjects(db, "view_originators")
-    subjects.prefetch(rows)
-    by_student: dict[str, list[Row]] = {}
-    index, revisions, frameworks_changed = [], [], set()
-    for r in rows:
-        aggregate = r["type"].split(".", 1)[0]
-        if r["type"] in ("Framework.Published", "Framework.Revised"):
-            fid, d = r["originator_id"], r["data"]
-            revision = d.get("revision", 1)
-            definition = codec.dumps(d["definition"])
-            revisions.append(
+class States:
+    """Folded student states, kept across the transactions of one catch-up so that a student
+    is read and decoded once, not once per transaction; each transaction writes back only the
+    students it changed, and of those only the view tables their events change.
+
+    Valid only while nothing else wrote the views: ``check`` compares the tracking positions
+    read under the tracking lock with those this cache last committed, and empties it if they
+    differ (another projector ran, or a rebuild reset them). A rolled-back transaction also
+    empties it (``clear``): its states were changed in place."""
+
+    def __init__(self, limit: int = MAX_STATES, idle: int = IDLE_POSITIONS) -> None:
+        self.limit, self.idle = limit, idle
+        self.states: OrderedDict[str, Row] = OrderedDict()  # least recently touched first
+        self.touched_at: dict[str, int] = {}
+        self.positions: dict[str, int] | None = None
+
+    def check(self, tracked: dict[str, int]) -> None:
+        if self.positions != tracked:
+            self.clear()
+
+    def clear(self) -> None:
+        self.states.clear()
+        self.touched_at.clear()
+        self.positions = None
+
+    def committed(self, positions: dict[str, int]) -> None:
+        self.positions = dict(positions)
+
+    def stale(self, position: int) -> list[str]:
+        """The students to let go: untouched for ``idle`` positions, and the oldest beyond the
+        limit (least recently touched first)."""
+        out, keep = [], len(self.states)
+        for sid in self.states:
+            if keep <= self.limit and self.touched_at[sid] > position - self.idle:
+                break
+            out.append(sid)
+            keep -= 1
+        return out
+
+    def drop(self, ids: list[str]) -> None:
+        for sid in ids:
+            del self.states[sid]
+            del self.touched_at[sid]
+
+
+class Run:
+    """The projections' work inside one transaction: pages of rows in, ``finish`` at the end."""
+
+    def __init__(self, db: Database, hook: Callable[[Row], None], states: States) -> None:
+        self.db, self.hook, self.cache = db, hook, states
+        self.audit_subjects = Subjects(db, "view_audit_subjects")
+        self.record_subjects = Subjects(db, "view_originators")
+        self.dirty: dict[str, set[str]] = {}
+        self.position = 0
+
+    def apply(self, name: str, rows: list[Row]) -> None:
+        if name == "audit":
+            apply_audit(self.db, rows, self.audit_subjects)
+            _bound(self.audit_subjects)
+        else:
+            self._records(rows)
+            _bound(self.record_subjects)
+        self.position = max(self.position, rows[-1]["position"])
+
+    def _records(self, rows: list[Row]) -> None:
+        db, subjects = self.db, self.record_subjects
+        subjects.prefetch(rows)
+        by_student: dict[str, list[Row]] = {}
+        index, revisions, frameworks_changed = [], [], set()
+        for r in rows:
+            aggregate = r["type"].split(".", 1)[0]
+            if r["type"] in ("Framework.Published", "Framework.Revised"):
+                fid, d = r["originator_id"], r["data"]
+                revision = d.get("revision", 1)
+                revisions.append(
+                    (
+                        fid,
+                        revision,
+                        r["position"],
+                        codec.instant(r["recorded_at"]),
+                        r["effective_on"].isoformat(),
+                        codec.dumps(d["definition"]),
+                    )
+                )
+                db.execute(
+                    "INSERT INTO view_frameworks (framework_id, revision, doc) VALUES (?, ?, ?) "
+                    "ON CONFLICT (framework_id) DO UPDATE SET revision = excluded.revision, "
+                    "doc = excluded.doc",
+                    (fid, revision, codec.dumps(framework_doc(fid, revision, d["definition"]))),
+                )
+                frameworks_changed.add(fid)
+                continue
+            if aggregate not in STUDENT_OWNED and aggregate != "Student":
+                continue
+            sid = subjects.student_of(r)
+            if sid is None:
+                continue
+            # The row's data is as the as-of queries will see it, after a round trip through
+            # storage (StoredRows decodes it so).
+            by_student.setdefault(sid, []).append(r)
+            index.append(
                 (
-                    fid,
-                    revision,
                     r["position"],
+                    sid,
+                    r["originator_id"],
+                    r["version"],
+                    r["type"],
                     codec.instant(r["recorded_at"]),
                     r["effective_on"].isoformat(),
-                    definition,
+                    int(r["is_correction"]),
+                    r["actor_id"],
+                    r["actor_role"],
+                    r["correlation_id"],
+                    codec.dumps(r["data"]),
                 )
             )
-            db.execute(
-                "INSERT INTO view_frameworks (framework_id, revision, doc) VALUES (?, ?, ?) "
-                "ON CONFLICT (framework_id) DO UPDATE SET revision = excluded.revision, "
-                "doc = excluded.doc",
-                (fid, revision, codec.dumps(framework_doc(fid, revision, d["definition"]))),
-            )
-            frameworks_changed.add(fid)
-            continue
-        if aggregate not in STUDENT_OWNED and aggregate != "Student":
-            continue
-        sid = subjects.student_of(r)
-        if sid is None:
-            continue
-        # The fold sees the row as the as-of queries will: after a round trip through storage.
-        data_text = codec.dumps(r["data"])
-        row = {**r, "data": codec.loads(data_text)}
-        by_student.setdefault(sid, []).append(row)
-        index.append(
-            (
-                r["position"],
-                sid,
-                r["originator_id"],
-                r["version"],
-                r["type"],
-                codec.instant(r["recorded_at"]),
-                r["effective_on"].isoformat(),
-                int(r["is_correction"]),
-                r["actor_id"],
-                r["actor_role"],
-                r["correlation_id"],
-                data_text,
-            )
+        subjects.flush()
+        db.insert_rows(
+            "view_framework_revisions",
+            ("framework_id", "revision", "position", "recorded_at", "effective_on", "definition"),
+            revisions,
         )
-    subjects.flush()
-    db.executemany(
-        "INSERT INTO view_framework_revisions (framework_id, revision, position, recorded_at, "
-        "effective_on, definition) VALUES (?, ?, ?, ?, ?, ?)",
-        revisions,
-    )
-    db.executemany(
-        "INSERT INTO view_student_events (position, student_id, originator_id, version, type, "
-        "recorded_at, effective_on, is_correction, actor_id, actor_role, correlation_id, data) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        index,
-    )
-    touched = set(by_student)
-    for fid in frameworks_changed:
-        touched.update(
-            sid
-            for (sid,) in db.all(
-                "SELECT DISTINCT student_id FROM view_mastery WHERE framework_id = ?", (fid,)
+        db.insert_rows("view_student_events", INDEX_COLUMNS, index)
+        states = self._states(by_student, frameworks_changed)
+        for sid, rs in by_student.items():
+            st, dirty = states[sid], self.dirty.setdefault(sid, set())
+            for r in rs:
+                reducer.apply(st, r)
+                dirty.update(TABLES_OF.get(r["type"].split(".", 1)[0], ()))
+                self.hook(r)
+
+    def _states(self, by_student: dict[str, list[Row]], frameworks: set[str]) -> States:
+        cache = self.cache
+        wanted, judged = set(by_student), set()
+        if frameworks:
+            # Whoever was judged against a changed framework gets its mastery rows again:
+            # the committed ones say who in the table, the states in memory who since.
+            for fid in frameworks:
+                judged.update(
+                    sid
+                    for (sid,) in self.db.all(
+                        "SELECT DISTINCT student_id FROM view_mastery WHERE framework_id = ?",
+                        (fid,),
+                    )
+                )
+            judged.update(
+                sid
+                for sid, st in cache.states.items()
+                if any(j["framework_id"] in frameworks for j in st["judgments"].values())
             )
-        )
-    if not touched:
-        return
-    states = load_states(db, sorted(touched))
-    for sid, rs in by_student.items():
-        for r in rs:
-            reducer.apply(states[sid], r)
-            hook(r)
-    write_students(db, states, current_frameworks(db))
+            wanted |= judged
+        missing = sorted(sid for sid in wanted if sid not in cache.states)
+        if missing:
+            cache.states.update(load_states(self.db, missing))
+        position = max(r[-1]["position"] for r in by_student.values()) if by_student else 0
+        for sid in wanted:
+            cache.states.move_to_end(sid)
+            cache.touched_at[sid] = max(position, cache.touched_at.get(sid, 0))
+            if sid in judged:
+                self.dirty.setdefault(sid, set()).add("view_mastery")
+        return cache.states  # type: ignore[return-value]
+
+    def settle(self) -> None:
+        """Writes back and lets go of the students no longer being touched, so that memory
+        follows the students active in the last ``idle`` positions, not the log's length."""
+        stale = self.cache.stale(self.position)
+        dirty = {sid: self.dirty.pop(sid) for sid in stale if sid in self.dirty}
+        if dirty:
+            write_students(self.db, self.cache.states, dirty, current_frameworks(self.db))
+        self.cache.drop(stale)
+
+    def finish(self) -> None:
+        """Writes back every student changed since the last write; keeps their states."""
+        if self.dirty:
+            write_students(self.db, self.cache.states, self.dirty, current_frameworks(self.db))
+            self.dirty = {}
+        self.settle()
 
 
-def write_students(db: Database, states: dict[str, Row], frameworks: dict[str, Row]) -> None:
-    ids = sorted(states)
-    for table in (
-        "view_students",
-        "view_student_people",
-        "view_experiences",
-        "view_credits",
-        "view_mastery",
-    ):
-        for part in chunks(ids):
+def _bound(subjects: Subjects) -> None:
+    if len(subjects.cache) > MAX_SUBJECTS:
+        subjects.cache.clear()
+
+
+def write_students(
+    db: Database, states: dict[str, Row], dirty: dict[str, set[str]], frameworks: dict[str, Row]
+) -> None:
+    """Rewrites each dirty student's state and the view tables named for it."""
+    ids = sorted(dirty)
+    for table in STUDENT_TABLES:
+        mine = [sid for sid in ids if table in dirty[sid]]
+        for part in chunks(mine):
             marks = ",".join("?" * len(part))
             db.execute(f"DELETE FROM {table} WHERE student_id IN ({marks})", part)  # noqa: S608
+    for part in chunks(ids):
+        marks = ",".join("?" * len(part))
+        db.execute(f"DELETE FROM view_student_state WHERE student_id IN ({marks})", part)  # noqa: S608
     students, people, experiences, credits, mastery, saved = [], [], [], [], [], []
     for sid in ids:
-        st = states[sid]
-        s = reducer.student_row(st)
-        if s is not None:
-            students.append((sid, s["local_id"], s["school_code"], codec.dumps(s)))
-            people += [(sid, "advisor", u) for u in s["advisors"]]
-            people += [(sid, "guardian", u) for u in s["guardians"]]
-        experiences += [
-            (x["id"], sid, x["mentor_id"], codec.dumps(x)) for x in reducer.experience_rows(st)
-        ]
-        credits += [(c["id"], sid, c["status"], codec.dumps(c)) for c in reducer.credit_rows(st)]
-        mastery += [
-            (sid, m["framework_id"], m["competency_id"], codec.dumps(m))
-            for m in reducer.mastery_rows(st, frameworks)
-        ]
+        st, tables = states[sid], dirty[sid]
+        if "view_students" in tables:
+            s = reducer.student_row(st)
+            if s is not None:
+                students.append((sid, s["local_id"], s["school_code"], codec.dumps(s)))
+                people += [(sid, "advisor", u) for u in s["advisors"]]
+                people += [(sid, "guardian", u) for u in s["guardians"]]
+        if "view_experiences" in tables:
+            experiences += [
+                (x["id"], sid, x["mentor_id"], codec.dumps(x)) for x in reducer.experience_rows(st)
+            ]
+        if "view_credits" in tables:
+            credits += [
+                (c["id"], sid, c["status"], codec.dumps(c)) for c in reducer.credit_rows(st)
+            ]
+        if "view_mastery" in tables:
+            mastery += [
+                (sid, m["framework_id"], m["competency_id"], codec.dumps(m))
+                for m in reducer.mastery_rows(st, frameworks)
+            ]
         saved.append((sid, st["position"], codec.dumps(st)))
-    db.executemany(
-        "INSERT INTO view_students (student_id, local_id, school_code, doc) VALUES (?, ?, ?, ?)",
-        students,
+    db.insert_rows("view_students", ("student_id", "local_id", "school_code", "doc"), students)
+    db.insert_rows("view_student_people", ("student_id", "relation", "user_id"), people)
+    db.insert_rows(
+        "view_experiences", ("experience_id", "student_id", "mentor_id", "doc"), experiences
     )
-    db.executemany(
-        "INSERT INTO view_student_people (student_id, relation, user_id) VALUES (?, ?, ?)", people
-    )
-    db.executemany(
-        "INSERT INTO view_experiences (experience_id, student_id, mentor_id, doc) "
-        "VALUES (?, ?, ?, ?)",
-        experiences,
-    )
-    db.executemany(
-        "INSERT INTO view_credits (credit_id, student_id, status, doc) VALUES (?, ?, ?, ?)", credits
-    )
-    db.executemany(
-        "INSERT INTO view_mastery (student_id, framework_id, competency_id, doc) "
-        "VALUES (?, ?, ?, ?)",
-        mastery,
-    )
-    db.executemany(
-        "INSERT INTO view_student_state (student_id, position, state) VALUES (?, ?, ?) "
-        "ON CONFLICT (student_id) DO UPDATE SET position = excluded.position, "
-        "state = excluded.state",
-        saved,
-    )
-
-
-APPLY: dict[str, Callable[[Database, list[Row], Callable[[Row], None]], None]] = {
-    "audit": apply_audit,
-    "records": apply_records,
-}
+    db.insert_rows("view_credits", ("credit_id", "student_id", "status", "doc"), credits)
+    db.insert_rows("view_mastery", ("student_id", "framework_id", "competency_id", "doc"), mastery)
+    db.insert_rows("view_student_state", ("student_id", "position", "state"), saved)

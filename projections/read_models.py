@@ -21,14 +21,15 @@ from ledger.domain.areas import WASHINGTON_REQUIREMENTS
 from ledger.errors import InvalidCommand
 from projections import codec, reducer
 from projections.db import Database
-from projections.projectors import APPLY, load_states
-from projections.rows import event_row
-from projections.schema import PROJECTIONS, TABLES, TRACKING
+from projections.projectors import Run, States, load_states
+from projections.rows import StoredRows
+from projections.schema import PROJECTIONS, TABLES, TRACKING, deferred
 
 Row = dict[str, Any]
 log = structlog.get_logger(__name__)
 SETUP_LOCK = 0x1ED6E5  # advisory lock key: view-table set-up, one process at a time
 MAX_LIMIT = 500
+REBUILD_EVENTS, REBUILD_EVENTS_SQLITE = 100_000, 10_000
 EVENT_COLUMNS = (
     "position, originator_id, version, type, actor_id, actor_role, recorded_at, effective_on, "
     "correlation_id"
@@ -92,13 +93,24 @@ class ReadModels:
         *,
         batch_size: int = 1000,
         requirements: dict[str, tuple[str, Decimal]] | None = None,
+        rebuild_events: int | None = None,
     ) -> None:
         if app.store is None:
             raise InvalidCommand("read models need an application opened with a database URL")
         self.app = app
         self.batch_size = batch_size
+        # A rebuild commits every ``rebuild_events`` events instead of every batch: each commit
+        # writes back every student it changed, and at 1,000 events per batch that write-back
+        # was most of a rebuild. On SQLite a transaction holds the file's one write lock, which
+        # the commands need too, so it stays shorter there.
+        if rebuild_events is None:
+            rebuild_events = (
+                REBUILD_EVENTS if app.store.kind == "postgres" else REBUILD_EVENTS_SQLITE
+            )
+        self.rebuild_events = rebuild_events
         self.requirements = dict(requirements or WASHINGTON_REQUIREMENTS)
         self.db = Database(app.store)
+        self._rows = StoredRows(app.mapper)
         self._project_lock = threading.Lock()
         self._last = 0
         # Called with each event row as a batch folds it; tests use it to fail mid-batch.
@@ -111,13 +123,14 @@ class ReadModels:
             self._create(db, PROJECTIONS)
 
     @staticmethod
-    def _create(db: Database, names: tuple[str, ...]) -> None:
+    def _create(db: Database, names: tuple[str, ...], indexes: bool = True) -> None:
         db.advisory_lock(SETUP_LOCK)
         db.execute(TRACKING)
         for name in names:
-            for statements in TABLES[name].values():
+            for table, statements in TABLES[name].items():
                 for sql in statements:
-                    db.execute(sql)
+                    if indexes or not deferred(table, sql):
+                        db.execute(sql)
             db.execute(
                 "INSERT INTO view_tracking (name, position) VALUES (?, 0) "
                 "ON CONFLICT (name) DO NOTHING",
@@ -143,32 +156,50 @@ class ReadModels:
         return total
 
     # ------------------------------------------------------------------ projecting
-    def _batch(self) -> int:
-        """Applies at most one batch; returns how many events it applied (0: up to date)."""
-        with self._project_lock, self.db.transaction() as db:
-            # Locking the tracking rows serialises projectors across threads and processes;
-            # the positions are re-read under the lock, so no event is applied twice.
-            tracked = dict(
-                db.all("SELECT name, position FROM view_tracking ORDER BY name FOR UPDATE")
-            )
-            start = min(tracked[n] for n in PROJECTIONS)
-            notes = self.app.recorder.select_notifications(
-                start, self.batch_size, inclusive_of_start=False
-            )
-            if not notes:
-                return 0
-            rows = [event_row(n.id, n.topic, self.app.mapper.to_domain_event(n)) for n in notes]
-            last = notes[-1].id
-            for name in PROJECTIONS:
-                mine = [r for r in rows if r["position"] > tracked[name]]
-                if mine:
-                    APPLY[name](db, mine, self.fault_hook)
-                db.execute(
-                    "UPDATE view_tracking SET position = ? WHERE name = ?",
-                    (max(last, tracked[name]), name),
+    def _batch(self, states: States | None = None, events: int | None = None) -> int:
+        """Applies at most ``events`` events (default: one batch) in one transaction, read a
+        batch at a time; returns how many it applied (0: up to date)."""
+        states = states if states is not None else States()
+        budget = events or self.batch_size
+        try:
+            with self._project_lock, self.db.transaction() as db:
+                # Locking the tracking rows serialises projectors across threads and processes;
+                # the positions are re-read under the lock, so no event is applied twice.
+                tracked = dict(
+                    db.all("SELECT name, position FROM view_tracking ORDER BY name FOR UPDATE")
                 )
-            self._last = last
-            return len(rows)
+                states.check(tracked)
+                run = Run(db, self.fault_hook, states)
+                position = start = min(tracked[n] for n in PROJECTIONS)
+                applied = 0
+                while applied < budget:
+                    notes = self.app.recorder.select_notifications(
+                        position, min(self.batch_size, budget - applied), inclusive_of_start=False
+                    )
+                    if not notes:
+                        break
+                    rows = [self._rows.row(n) for n in notes]
+                    for name in PROJECTIONS:
+                        mine = [r for r in rows if r["position"] > tracked[name]]
+                        if mine:
+                            run.apply(name, mine)
+                    position, applied = notes[-1].id, applied + len(notes)
+                    run.settle()
+                if position == start:
+                    return 0
+                run.finish()
+                reached = {name: max(position, tracked[name]) for name in PROJECTIONS}
+                for name in PROJECTIONS:
+                    db.execute(
+                        "UPDATE view_tracking SET position = ? WHERE name = ?",
+                        (reached[name], name),
+                    )
+        except BaseException:
+            states.clear()  # changed in place by a transaction that did not commit
+            raise
+        states.committed(reached)
+        self._last = position
+        return applied
 
     def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Projects every pending event now, one transaction per batch; returns the position.
@@ -178,7 +209,12 @@ class ReadModels:
         head = self.app.recorder.max_notification_id() or 0
         if self.position() >= head:
             return self.position()
-        while n := self._batch():
+        return self._project(self.batch_size, progress)
+
+    def _project(self, events: int, progress: Callable[[int, int], None] | None) -> int:
+        # Student states live across this call's transactions and go with it.
+        states = States()
+        while n := self._batch(states, events):
             if progress is not None:
                 progress(n, self._last)
         return self.position()
@@ -237,7 +273,7 @@ class ReadModels:
                 for table in TABLES[n]:
                     db.execute(f"DROP TABLE IF EXISTS {table}")  # noqa: S608 - our names
                 db.execute("UPDATE view_tracking SET position = 0 WHERE name = ?", (n,))
-            self._create(db, names)
+            self._create(db, names, indexes=False)
         events = 0
 
         def count(n: int, position: int) -> None:
@@ -246,7 +282,11 @@ class ReadModels:
             if progress is not None:
                 progress(n, position)
 
-        position = self.catch_up(count)
+        try:
+            position = self._project(max(self.batch_size, self.rebuild_events), count)
+        finally:
+            with self.db.transaction() as db:
+                self._create(db, names)
         seconds = time.perf_counter() - began
         return {
             "projections": list(names),

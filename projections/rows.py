@@ -6,10 +6,13 @@ keeps ids, dates, amounts and levels, which is all a fold needs.
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
+
+from projections import codec
 
 TOPIC_PREFIX = "competency-ledger/"
 FREE_TEXT = frozenset({"text", "activity", "caption", "name", "rationale", "reason", "digest"})
@@ -101,3 +104,111 @@ def describe(row: dict[str, Any]) -> str:
 
 def amount(v: Any) -> Decimal:
     return v if isinstance(v, Decimal) else Decimal(str(v))
+
+
+class _Fallback(Exception):
+    """A stored event the direct decoder does not read the way the library would."""
+
+
+class StoredRows:
+    """Stored events -> the rows ``event_row`` makes, read straight from the stored JSON.
+
+    The library's mapper builds a domain event object per stored event (and its transcoder a
+    UUID, Decimal or datetime per tagged value) only for ``event_row`` to turn it back into
+    plain values; that was a fifth of a rebuild's time. This decoder maps the tagged values
+    straight to what a view row holds after a round trip through ``codec`` (UUID -> str, Decimal,
+    date, datetime), which is what the fold sees either way. Anything it does not read exactly
+    as the mapper would (a cipher or compressor, an event class with upcasters, a transcoding
+    it does not know) goes through the mapper."""
+
+    def __init__(self, mapper: Any) -> None:
+        from eventsourcing.persistence import JSONTranscoder
+
+        self.mapper = mapper
+        transcoder = mapper.transcoder
+        self.direct = (
+            mapper.cipher is None
+            and mapper.compressor is None
+            and type(transcoder) is JSONTranscoder
+        )
+        self.names = getattr(transcoder, "names", {})
+        self.kinds: dict[str, tuple[Any, ...] | None] = {}
+
+    def _kind(self, topic: str) -> tuple[Any, ...] | None:
+        from eventsourcing.utils import resolve_topic
+
+        if topic not in self.kinds:
+            cls = resolve_topic(topic)
+            if getattr(cls, "class_version", 1) != 1 or any(
+                name.startswith("upcast_v") for name in dir(cls)
+            ):
+                self.kinds[topic] = None
+            else:
+                # What getattr on the event finds when its state lacks a field: the class's.
+                defaults = {
+                    n: getattr(cls, n, None)
+                    for n in ("actor_id", "actor_role", "correlation_id", "effective_on")
+                }
+                self.kinds[topic] = (
+                    type_of(topic),
+                    bool(getattr(cls, "IS_CORRECTION", False)),
+                    defaults,
+                )
+        return self.kinds[topic]
+
+    def _hook(self, d: dict[str, Any]) -> Any:
+        n = len(d)
+        if n == 2 and "_type_" in d and "_data_" in d:
+            name, data = d["_type_"], d["_data_"]
+            if name == "uuid_hex":
+                return str(UUID(data))
+            if name == "decimal_str":
+                return Decimal(data)
+            if name == "datetime_iso":
+                return datetime.fromisoformat(data)
+            if name == "date_iso":
+                return date.fromisoformat(data)
+            raise _Fallback(name)
+        if n == 1:
+            # What codec.loads would make of this dict after codec.dumps.
+            return codec._hook(d)
+        return d
+
+    def row(self, n: Any) -> dict[str, Any]:
+        kind = self._kind(n.topic) if self.direct else None
+        if kind is not None:
+            try:
+                state = json.loads(n.state, object_hook=self._hook)
+            except _Fallback:
+                state = None
+            if state is not None and "class_version" not in state:
+                return self._row(n, kind, state)
+        return _mapped(n, self.mapper)
+
+    @staticmethod
+    def _row(n: Any, kind: tuple[Any, ...], state: dict[str, Any]) -> dict[str, Any]:
+        type_, is_correction, defaults = kind
+        recorded: datetime = state["timestamp"]
+        effective = state.get("effective_on", defaults["effective_on"]) or recorded.date()
+        return {
+            "position": n.id,
+            "type": type_,
+            "originator_id": str(n.originator_id),
+            "version": n.originator_version,
+            "recorded_at": recorded,
+            "effective_on": effective,
+            "is_correction": is_correction,
+            "actor_id": state.get("actor_id", defaults["actor_id"]),
+            "actor_role": state.get("actor_role", defaults["actor_role"]),
+            "correlation_id": state.get("correlation_id", defaults["correlation_id"]),
+            "data": {k: v for k, v in state.items() if k not in STANDARD and k not in FREE_TEXT},
+            "why": state.get("reason") or state.get("rationale") or None,
+        }
+
+
+def _mapped(n: Any, mapper: Any) -> dict[str, Any]:
+    row = event_row(n.id, n.topic, mapper.to_domain_event(n))
+    # The fold and the index see data after a round trip through storage, as the direct
+    # decoder gives it.
+    row["data"] = codec.loads(codec.dumps(row["data"]))
+    return row
