@@ -486,7 +486,9 @@ class _Experience:
             hours=self.hours[e],
             activity=ACTIVITIES[e % len(ACTIVITIES)],
         )
-        heapq.heappush(self.reviews, (self.work[e][0] + timedelta(self.verify_lag[e]), e))
+        due = self.work[e][0] + timedelta(self.verify_lag[e])
+        heapq.heappush(self.reviews, (due, e))
+        self.b.on(due, self.st.index)
 
     def review(self, e: int) -> None:
         if e in self.disputed:
@@ -713,6 +715,13 @@ class _Student:
         self.experiences = [
             _Experience(b, self, k, self.rng) for k in range(b.size.experiences_per_student)
         ]
+        for day in (self.enrol_day, S1_END, LAST_DAY):
+            b.on(day, index)
+        for x in self.experiences:
+            for day in x.fixed_days:
+                b.on(day, index)
+            for day, _j in x.work:
+                b.on(day, index)
 
     def acts_on(self, day: date) -> Iterator[Act]:
         if day == self.enrol_day:
@@ -789,6 +798,13 @@ class _Build:
         self.framework_id: UUID | None = None
         self.rules: dict[str, CreditRule] = {}
         self.today = YEAR_START
+        # Day -> the students who may have an act that day (a superset: acts_on decides). Most
+        # days most students have none, and asking every student every day cost more than
+        # the acts of a small school.
+        self.calendar: dict[date, set[int]] = {}
+
+    def on(self, day: date, student: int) -> None:
+        self.calendar.setdefault(day, set()).add(student)
 
     def cmd(self, name: str, *args, **kwargs) -> UUID:
         result = getattr(self.app, name)(*args, **kwargs)
@@ -838,8 +854,8 @@ class _Build:
             self.today = day
             acts = [
                 (when, s, k, fn)
-                for s, st in enumerate(students)
-                for k, (when, fn) in enumerate(st.acts_on(day))
+                for s in sorted(self.calendar.pop(day, ()))
+                for k, (when, fn) in enumerate(students[s].acts_on(day))
             ]
             # Same instant: the earlier student first, then that student's own order.
             acts.sort(key=lambda a: (a[0], a[1], a[2]))
