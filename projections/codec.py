@@ -56,4 +56,6 @@ def instant(dt: datetime) -> str:
 
 
 def parse_instant(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    # fromisoformat reads the fixed-width form `instant` writes ("...Z" is UTC since 3.11) at a
+    # twentieth of strptime's cost; as-of queries parse one per event of the student's history.
+    return datetime.fromisoformat(text)
