@@ -34,14 +34,15 @@ class Subjects:
         self.new: list[tuple[str, str]] = []
 
     def prefetch(self, rows: list[Row]) -> None:
-        """One query per batch for the owners of every event that names no student."""
+        """One query per page for the owners of the page's originators not known yet: of the
+        events that name no student, to find it; of those that do, to know whether the table
+        holds it already (so that ``flush`` inserts only new ones, with no conflict clause)."""
         wanted = sorted(
             {
                 r["originator_id"]
                 for r in rows
-                if r["type"].split(".", 1)[0] in STUDENT_OWNED
-                and r["data"].get("student_id") is None
-                and r["originator_id"] not in self.cache
+                if r["originator_id"] not in self.cache
+                and r["type"].split(".", 1)[0] in STUDENT_OWNED
             }
         )
         for part in chunks(wanted):
@@ -65,24 +66,25 @@ class Subjects:
         if aggregate not in STUDENT_OWNED:
             return sid
         if sid is not None:
-            if self.cache.get(oid) != sid:  # prefetch may have cached "unknown" for it
+            if oid not in self.cache:  # not prefetched: look it up as the table holds it
+                self._look_up(oid)
+            if self.cache[oid] is None:  # not in the table yet (nor among self.new)
                 self.new.append((oid, sid))
             self.cache[oid] = sid
             return sid
         if oid not in self.cache:
-            found = self.db.one(
-                f"SELECT student_id FROM {self.table} WHERE originator_id = ?",  # noqa: S608
-                (oid,),
-            )
-            self.cache[oid] = found[0] if found else None
+            self._look_up(oid)
         return self.cache[oid]
 
-    def flush(self) -> None:
-        self.db.executemany(
-            f"INSERT INTO {self.table} (originator_id, student_id) VALUES (?, ?) "  # noqa: S608
-            "ON CONFLICT (originator_id) DO NOTHING",
-            self.new,
+    def _look_up(self, oid: str) -> None:
+        found = self.db.one(
+            f"SELECT student_id FROM {self.table} WHERE originator_id = ?",  # noqa: S608
+            (oid,),
         )
+        self.cache[oid] = found[0] if found else None
+
+    def flush(self) -> None:
+        self.db.insert_rows(self.table, ("originator_id", "student_id"), self.new)
         self.new = []
 
 
@@ -137,6 +139,14 @@ IDLE_POSITIONS = 10_000
 MAX_SUBJECTS = 200_000
 
 
+def _times(r: Row) -> tuple[str, str]:
+    """The row's recorded time and effective date as stored: both projections write them."""
+    times = r.get("_times")
+    if times is None:
+        times = r["_times"] = (codec.instant(r["recorded_at"]), r["effective_on"].isoformat())
+    return times
+
+
 def apply_audit(db: Database, rows: list[Row], subjects: Subjects) -> None:
     subjects.prefetch(rows)
     out = []
@@ -144,8 +154,7 @@ def apply_audit(db: Database, rows: list[Row], subjects: Subjects) -> None:
         out.append(
             (
                 r["position"],
-                codec.instant(r["recorded_at"]),
-                r["effective_on"].isoformat(),
+                *_times(r),
                 r["type"],
                 r["originator_id"],
                 r["version"],
@@ -206,8 +215,9 @@ class States:
     differ (another projector ran, or a rebuild reset them). A rolled-back transaction also
     empties it (``clear``): its states were changed in place."""
 
-    def __init__(self, limit: int = MAX_STATES, idle: int = IDLE_POSITIONS) -> None:
-        self.limit, self.idle = limit, idle
+    def __init__(self, limit: int | None = None, idle: int | None = None) -> None:
+        self.limit = MAX_STATES if limit is None else limit
+        self.idle = IDLE_POSITIONS if idle is None else idle
         self.states: OrderedDict[str, Row] = OrderedDict()  # least recently touched first
         self.touched_at: dict[str, int] = {}
         self.positions: dict[str, int] | None = None
@@ -303,8 +313,7 @@ class Run:
                     r["originator_id"],
                     r["version"],
                     r["type"],
-                    codec.instant(r["recorded_at"]),
-                    r["effective_on"].isoformat(),
+                    *_times(r),
                     int(r["is_correction"]),
                     r["actor_id"],
                     r["actor_role"],

@@ -131,7 +131,7 @@ class StoredRows:
             and mapper.compressor is None
             and type(transcoder) is JSONTranscoder
         )
-        self.names = getattr(transcoder, "names", {})
+        self.decoder = json.JSONDecoder(object_hook=self._hook)
         self.kinds: dict[str, tuple[Any, ...] | None] = {}
 
     def _kind(self, topic: str) -> tuple[Any, ...] | None:
@@ -161,6 +161,9 @@ class StoredRows:
         if n == 2 and "_type_" in d and "_data_" in d:
             name, data = d["_type_"], d["_data_"]
             if name == "uuid_hex":
+                # UUID.hex wrote it: 32 lowercase digits, hyphenated as str(UUID) would.
+                if len(data) == 32:
+                    return f"{data[:8]}-{data[8:12]}-{data[12:16]}-{data[16:20]}-{data[20:]}"
                 return str(UUID(data))
             if name == "decimal_str":
                 return Decimal(data)
@@ -174,36 +177,39 @@ class StoredRows:
             return codec._hook(d)
         return d
 
-    def row(self, n: Any) -> dict[str, Any]:
-        kind = self._kind(n.topic) if self.direct else None
-        if kind is not None:
+    def row(self, note: tuple[int, Any, int, str, bytes]) -> dict[str, Any]:
+        """One stored event as (notification id, originator id, version, topic, state)."""
+        position, oid, version, topic, state = note
+        kind = self.kinds.get(topic) if topic in self.kinds else self._kind(topic)
+        if kind is not None and self.direct:
             try:
-                state = json.loads(n.state, object_hook=self._hook)
+                fields = self.decoder.decode(state.decode("utf8"))
             except _Fallback:
-                state = None
-            if state is not None and "class_version" not in state:
-                return self._row(n, kind, state)
-        return _mapped(n, self.mapper)
+                fields = None
+            if fields is not None and "class_version" not in fields:
+                type_, is_correction, defaults = kind
+                recorded: datetime = fields["timestamp"]
+                get = fields.get
+                return {
+                    "position": position,
+                    "type": type_,
+                    "originator_id": str(oid),
+                    "version": version,
+                    "recorded_at": recorded,
+                    "effective_on": get("effective_on", defaults["effective_on"])
+                    or recorded.date(),
+                    "is_correction": is_correction,
+                    "actor_id": get("actor_id", defaults["actor_id"]),
+                    "actor_role": get("actor_role", defaults["actor_role"]),
+                    "correlation_id": get("correlation_id", defaults["correlation_id"]),
+                    "data": {
+                        k: v for k, v in fields.items() if k not in STANDARD and k not in FREE_TEXT
+                    },
+                    "why": get("reason") or get("rationale") or None,
+                }
+        from eventsourcing.persistence import Notification
 
-    @staticmethod
-    def _row(n: Any, kind: tuple[Any, ...], state: dict[str, Any]) -> dict[str, Any]:
-        type_, is_correction, defaults = kind
-        recorded: datetime = state["timestamp"]
-        effective = state.get("effective_on", defaults["effective_on"]) or recorded.date()
-        return {
-            "position": n.id,
-            "type": type_,
-            "originator_id": str(n.originator_id),
-            "version": n.originator_version,
-            "recorded_at": recorded,
-            "effective_on": effective,
-            "is_correction": is_correction,
-            "actor_id": state.get("actor_id", defaults["actor_id"]),
-            "actor_role": state.get("actor_role", defaults["actor_role"]),
-            "correlation_id": state.get("correlation_id", defaults["correlation_id"]),
-            "data": {k: v for k, v in state.items() if k not in STANDARD and k not in FREE_TEXT},
-            "why": state.get("reason") or state.get("rationale") or None,
-        }
+        return _mapped(Notification(position, oid, version, topic, state), self.mapper)
 
 
 def _mapped(n: Any, mapper: Any) -> dict[str, Any]:
