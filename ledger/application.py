@@ -17,6 +17,7 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -66,6 +67,7 @@ from ledger.errors import (
     StateConflict,
     VersionChanged,
 )
+from ledger.fresh_reads import FreshReads
 from ledger.persistence import bulk_copy
 from ledger.persistence import reads as command_reads
 from ledger.store import StoreConfig, parse_database_url
@@ -74,6 +76,11 @@ if TYPE_CHECKING:
     from ledger.imports.plan import RosterPlan
 
 A = TypeVar("A", bound=LedgerAggregate)
+
+_BULK_FAILED = (
+    "another writer changed a record during a bulk write; that chunk and the rest of the block"
+    " were not saved"
+)
 
 MAX_ATTEMPTS = 12
 
@@ -173,6 +180,12 @@ class LedgerApplication(Application):
     # Within one command of the block: the aggregates lent to it and their versions then.
     _bulk_lent: dict[UUID, tuple[LedgerAggregate, int]] | None = None
     _bulk_freezes = False
+    # PostgreSQL: the thread that COPYs chunks, and the chunk it is writing (at most one).
+    _bulk_writer: ThreadPoolExecutor | None = None
+    _bulk_inflight: tuple[Future[None], ProcessingEvent] | None = None
+    # Set once a chunk failed: the block's memory is ahead of the store, so nothing more of
+    # the block may be written.
+    _bulk_failed = False
     BULK_KNOWN_MAX = 20_000
 
     def __init__(
@@ -296,19 +309,33 @@ class LedgerApplication(Application):
         writes nothing; but it decides on the block's own objects, not on copies
         (``_run_bulk``), and a chunk goes to PostgreSQL by binary COPY
         (ledger/persistence/bulk_copy.py): per event, the copies and the SQL text were most of
-        the cost of an import (docs/performance.md)."""
+        the cost of an import (docs/performance.md). On PostgreSQL a chunk is written by a
+        thread of the block while the next one is decided (one chunk at a time, in order), so a
+        conflict may surface one chunk later, from a later command or the end of the block;
+        either way that chunk and everything after it is not written."""
         if self._bulk is not None:
             raise InvalidCommand("bulk writing does not nest")
         self._bulk, self._bulk_chunk = ProcessingEvent(), max(1, chunk_events)
         self._bulk_known = OrderedDict()
+        self._bulk_failed = False
+        if bulk_copy.supports(self.recorder):
+            self._bulk_writer = ThreadPoolExecutor(1, thread_name_prefix="ledger-bulk")
         # Unless someone else froze objects already (a pre-fork server), each written chunk
         # freezes what is alive (see _flush_bulk) and the end of the block thaws it.
         self._bulk_freezes = gc.get_freeze_count() == 0
         try:
             yield
-            self._flush_bulk()
+            self._flush_bulk(settle=True)
         finally:
+            writer, inflight = self._bulk_writer, self._bulk_inflight
+            if inflight is not None:
+                # Leaving on an error: let the chunk being written finish before the block
+                # ends (its own outcome is not the news: the error that ended the block is).
+                inflight[0].exception()
+            if writer is not None:
+                writer.shutdown(wait=True)
             self._bulk = self._bulk_known = self._bulk_lent = None
+            self._bulk_writer = self._bulk_inflight = None
             if self._bulk_freezes:
                 gc.unfreeze()
 
@@ -325,6 +352,8 @@ class LedgerApplication(Application):
         (or, on an unexpected error, every one it was lent) is dropped from memory after the
         chunk so far is written, so the next command loads it again from the store as it was.
         Saves cannot meet a version conflict before a chunk is written, so there is no retry."""
+        if self._bulk_failed:
+            raise ConcurrencyConflict(_BULK_FAILED)
         ctx = self.context(actor, correlation_id)
         lent: dict[UUID, tuple[LedgerAggregate, int]] = {}
         self._bulk_lent = lent
@@ -356,7 +385,7 @@ class LedgerApplication(Application):
         # The chunk so far holds only events of commands that succeeded: write it, so that the
         # store has every event accepted until now and a reload finds the state before the
         # failed command.
-        self._flush_bulk()
+        self._flush_bulk(settle=True)
         for a in aggregates:
             self._bulk_known.pop(a.id, None)
 
@@ -380,35 +409,60 @@ class LedgerApplication(Application):
             self._flush_bulk()
         return []
 
-    def _flush_bulk(self) -> None:
+    def _flush_bulk(self, *, settle: bool = False) -> None:
+        """Writes the chunk collected so far (on PostgreSQL: hands it to the block's writer
+        once the previous chunk is committed). ``settle``: also wait until it is committed."""
         chunk, self._bulk = self._bulk, ProcessingEvent()
-        if chunk is None or not chunk.events:
-            return
-        try:
-            if bulk_copy.supports(self.recorder) and not chunk.saved_kwargs:
-                # No recordings: nothing in the block asks for positions (commands return
-                # none) and _notify does nothing here.
-                bulk_copy.copy_events(
-                    self.recorder, [self.mapper.to_stored_event(e) for e in chunk.events]
-                )
-                recordings: list[Any] = []
+        if self._bulk_failed:
+            raise ConcurrencyConflict(_BULK_FAILED)
+        if chunk is not None and chunk.events:
+            if self._bulk_writer is not None and not chunk.saved_kwargs:
+                # Encoded here, copied by the writer; no recordings: nothing in the block asks
+                # for positions (commands return none) and _notify does nothing here.
+                stored = [self.mapper.to_stored_event(e) for e in chunk.events]
+                self._bulk_settle()
+                future = self._bulk_writer.submit(bulk_copy.copy_events, self.recorder, stored)
+                self._bulk_inflight = (future, chunk)
             else:
-                recordings = self._record(chunk)
+                self._bulk_settle()
+                try:
+                    recordings = self._record(chunk)
+                except IntegrityError:
+                    self._bulk_failed = True
+                    raise ConcurrencyConflict(_BULK_FAILED) from None
+                self._take_snapshots(chunk)
+                self._notify(recordings)
+            known = self._bulk_known
+            # Never forget an aggregate whose events are still being written: a reload from
+            # the store would miss them.
+            while len(known) > self.BULK_KNOWN_MAX and next(iter(known)) not in chunk.aggregates:
+                known.popitem(last=False)
+            if self._bulk_freezes:
+                # The block keeps tens of thousands of aggregates alive, and each full
+                # collection of the cyclic GC walked all of them: GC time per event grew with
+                # the district (7% of the build at 200 students, 17% at 1,000). What survived a
+                # chunk is moved out of the collector's sight; reference counting still frees
+                # it, and unfreeze() at the end hands any cycles among it back to the collector.
+                gc.freeze()
+        if settle:
+            self._bulk_settle()
+
+    def _bulk_settle(self) -> None:
+        """Waits for the chunk being written; a failure fails the block."""
+        inflight, self._bulk_inflight = self._bulk_inflight, None
+        if inflight is None:
+            return
+        future, chunk = inflight
+        try:
+            future.result()
         except IntegrityError:
-            raise ConcurrencyConflict(
-                "another writer changed a record during a bulk write; the chunk was not saved"
-            ) from None
+            self._bulk_failed = True
+            raise ConcurrencyConflict(_BULK_FAILED) from None
+        except BaseException:
+            self._bulk_failed = True
+            raise
         self._take_snapshots(chunk)
-        self._notify(recordings)
-        while len(self._bulk_known) > self.BULK_KNOWN_MAX:
-            self._bulk_known.popitem(last=False)
-        if self._bulk_freezes:
-            # The block keeps tens of thousands of aggregates alive, and each full collection
-            # of the cyclic GC walked all of them: GC time per event grew with the district
-            # (7% of the build at 200 students, 17% at 1,000). What survived a chunk is moved
-            # out of the collector's sight; reference counting still frees it, and unfreeze()
-            # at the end hands any cycles among it back to the collector.
-            gc.freeze()
+        self._notify([])
 
     # ------------------------------------------------------------------ loading
     def load(self, cls: type[A], ident: UUID | str, kind: str | None = None) -> A:
@@ -553,21 +607,23 @@ class LedgerApplication(Application):
         )
         return result, token
 
-    def authenticate(self, token: str) -> Actor | None:
-        """The actor a bearer token stands for, or None for an unknown, revoked or idle token."""
+    def authenticate(self, token: str, reads: FreshReads | None = None) -> Actor | None:
+        """The actor a bearer token stands for, or None for an unknown, revoked or idle token.
+        With ``reads`` (refreshed by the caller), token and user come from its shared copies."""
         if not token or len(token) > 200:
             return None
         try:
-            tok = self.repository.get(token_id_for(token))
-        except AggregateNotFoundError:
+            if reads is not None:
+                tok: Any = reads.get(ApiToken, token_id_for(token))
+                user: Any = reads.get(User, tok.user_id)
+            else:
+                tok = self.repository.get(token_id_for(token))
+                if not isinstance(tok, ApiToken):
+                    return None
+                user = self.user(tok.user_id)
+        except (AggregateNotFoundError, NotFound, ValueError):
             return None
-        if not isinstance(tok, ApiToken) or tok.revoked:
-            return None
-        try:
-            user = self.user(tok.user_id)
-        except NotFound:
-            return None
-        if not user.active:
+        if tok.revoked or not user.active:
             return None
         return Actor(str(user.id), user.role, user.student_id)
 
