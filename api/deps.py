@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
 from fastapi import Depends, Header, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime
@@ -19,6 +20,7 @@ from ledger.application import CommandResult, LedgerApplication, expected_versio
 from ledger.domain import Actor, Experience, IdempotencyRecord, LedgerAggregate, Student
 from ledger.domain.user import idempotency_id
 from ledger.errors import InvalidCommand, NotFound
+from ledger.fresh_reads import FreshReads
 from projections import ReadModels
 
 
@@ -28,6 +30,18 @@ class Ledger:
 
     app: LedgerApplication
     rm: ReadModels
+    # Tokens, users and students for access checks, refreshed once per request.
+    fresh: FreshReads = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.fresh = FreshReads(self.app)
+
+    def student(self, student_id: UUID | str) -> Student:
+        """A shared, current copy for access checks (never hand it to a command)."""
+        try:
+            return self.fresh.get(Student, UUID(str(student_id)))
+        except (AggregateNotFoundError, ValueError):
+            raise NotFound("student", student_id) from None
 
     def caught_up(self) -> None:
         # Read-your-writes: project the write before answering, so the next read sees it.
@@ -66,7 +80,8 @@ def current_actor(
 ) -> Actor:
     if credentials is None:
         raise Unauthenticated("send Authorization: Bearer <token>")
-    actor = ledger.app.authenticate(credentials.credentials)
+    ledger.fresh.refresh()
+    actor = ledger.app.authenticate(credentials.credentials, ledger.fresh)
     if actor is None:
         raise Unauthenticated("the bearer token is unknown, revoked or its user inactive")
     request.state.actor = actor
@@ -153,7 +168,7 @@ def check_if_match(ledger: Ledger, caller: Caller, aggregate: LedgerAggregate) -
 # ------------------------------------------------------------------ visibility
 def visible_student(ledger: Ledger, actor: Actor, student_id: UUID) -> Student:
     """The student, or NotFound when the caller may not know the record exists."""
-    s = ledger.app.student(student_id)
+    s = ledger.student(student_id)
     if not access.can_see_student(actor, s):
         raise NotFound("student", student_id)
     return s
@@ -163,7 +178,7 @@ def visible_experience(
     ledger: Ledger, actor: Actor, experience_id: UUID
 ) -> tuple[Experience, Student]:
     x = ledger.app.experience(experience_id)
-    s = ledger.app.student(x.student_id)
+    s = ledger.student(x.student_id)
     if not access.can_see_experience(actor, x, s):
         raise NotFound("experience", experience_id)
     return x, s
@@ -171,7 +186,7 @@ def visible_experience(
 
 def visible_of_student(ledger: Ledger, actor: Actor, aggregate: Any, kind: str) -> Student:
     """For records that belong to one student (credits, judgments, evidence)."""
-    s = ledger.app.student(aggregate.student_id)
+    s = ledger.student(aggregate.student_id)
     if not access.can_see_student(actor, s):
         raise NotFound(kind, aggregate.id)
     return s
