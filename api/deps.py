@@ -64,7 +64,9 @@ class Ledger:
         return self.rm
 
 
-def get_ledger(request: Request) -> Ledger:
+# Dependencies that do no I/O are async: FastAPI runs a sync one in the thread pool, and the
+# hop there and back cost more than the dependency itself.
+async def get_ledger(request: Request) -> Ledger:
     return request.app.state.ledger
 
 
@@ -122,11 +124,11 @@ class Caller:
         return {"idempotency_key": self.idempotency_key, "correlation_id": self.correlation_id}
 
 
-def writer(request: Request, actor: ActorDep, key: IdempotencyKey = None) -> Caller:
+async def writer(request: Request, actor: ActorDep, key: IdempotencyKey = None) -> Caller:
     return Caller(actor, request.state.request_id, key)
 
 
-def resource_writer(
+async def resource_writer(
     request: Request, actor: ActorDep, key: IdempotencyKey = None, if_match: IfMatch = None
 ) -> Caller:
     return Caller(actor, request.state.request_id, key, if_match)
@@ -248,4 +250,8 @@ def moment(as_of: AsOf = None, effective_on: EffectiveOn = None) -> Moment:
     return Moment(as_of, effective_on)
 
 
-MomentDep = Annotated[Moment, Depends(moment)]
+async def _moment(as_of: AsOf = None, effective_on: EffectiveOn = None) -> Moment:
+    return moment(as_of, effective_on)
+
+
+MomentDep = Annotated[Moment, Depends(_moment)]

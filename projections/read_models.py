@@ -514,13 +514,23 @@ class ReadModels:
         self._check_time(as_of, effective_on)
         sid = str(student_id)
         if as_of is None and effective_on is None:
-            current = self._current(sid)
-            if current is None:
+            # One statement, so one snapshot: the position, the student and the credits can't
+            # come from either side of a projection's commit (and one round trip, not three).
+            with self.db.lock:
+                rows = self.db.all(
+                    "SELECT 0, CAST(position AS TEXT) FROM view_student_state WHERE student_id = ?"
+                    " UNION ALL SELECT 1, doc FROM view_students WHERE student_id = ?"
+                    " UNION ALL SELECT 2, doc FROM view_credits WHERE student_id = ?",
+                    (sid, sid, sid),
+                )
+            parts: dict[int, list[str]] = {0: [], 1: [], 2: []}
+            for part, text in rows:
+                parts[part].append(text)
+            if not parts[0]:
                 return None
-            student, position = current
-            doc = reducer.transcript_doc(
-                student, self._credit_rows(sid), self.requirements, position
-            )
+            student = codec.loads(parts[1][0]) if parts[1] else None
+            credits = sorted((codec.loads(d) for d in parts[2]), key=reducer._term_key)
+            doc = reducer.transcript_doc(student, credits, self.requirements, int(parts[0][0]))
         else:
             at = self._state_at(sid, as_of, effective_on)
             if at is None:
