@@ -404,11 +404,12 @@ class _Experience:
         )
 
     def acts_on(self, day: date) -> Iterator[Act]:
-        if day == self.starts_on - timedelta(7):
+        fixed = day in self.fixed_days
+        if fixed and day == self.starts_on - timedelta(7):
             yield _at(day, 10), self.plan
         if self.id is None:
             return
-        if day == self.starts_on:
+        if fixed and day == self.starts_on:
             yield _at(day, 8), self.start
         # Days only move forward: a cursor over the work days, a heap of reviews due.
         while self.next_work < len(self.work) and self.work[self.next_work][0] <= day:
@@ -419,6 +420,8 @@ class _Experience:
         while self.reviews and self.reviews[0][0] <= day:
             _due, e = heapq.heappop(self.reviews)
             yield _at(day, 9, e % 60), lambda e=e: self.review(e)
+        if not fixed:
+            return  # every act below falls on one of the fixed days
         mid = self.mid
         if day == mid and self.active(day):
             yield _at(day, 20), self.reflect

@@ -20,9 +20,51 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.utils import get_topic
 from psycopg.sql import SQL, Identifier, Literal
+
+
+def to_stored_events(mapper: Mapper[Any], events: Sequence[Any]) -> list[StoredEvent]:
+    """``mapper.to_stored_event`` for each event, the same bytes, with less Python per event:
+    topics looked up once per class, and the transcodings of top-level values (every event's
+    timestamp, ids, dates, amounts) applied here instead of through the JSON encoder's
+    per-value callback. Anything else (nested values, compression, encryption, another
+    transcoder) goes the library's way."""
+    transcoder = mapper.transcoder
+    if mapper.compressor or mapper.cipher or type(transcoder) is not JSONTranscoder:
+        return [mapper.to_stored_event(e) for e in events]
+    encode = transcoder.encoder.encode
+    transcodings = transcoder.types
+    plain = (str, int, bool, type(None))
+    topics: dict[type, tuple[str, int]] = {}
+    out = []
+    for event in events:
+        cls = type(event)
+        known = topics.get(cls)
+        if known is None:
+            known = topics[cls] = (get_topic(cls), getattr(cls, "class_version", 1))
+        topic, class_version = known
+        state = dict(vars(event))
+        originator_id = state.pop("originator_id")
+        originator_version = state.pop("originator_version")
+        for name, value in state.items():
+            if not isinstance(value, plain):
+                transcoding = transcodings.get(type(value))
+                if transcoding is not None:
+                    state[name] = {"_type_": transcoding.name, "_data_": transcoding.encode(value)}
+        if class_version > 1:
+            state["class_version"] = class_version
+        out.append(
+            StoredEvent(
+                originator_id=originator_id,
+                originator_version=originator_version,
+                topic=topic,
+                state=encode(state).encode("utf8"),
+            )
+        )
+    return out
 
 
 def supports(recorder: Any) -> bool:

@@ -9,9 +9,11 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from cli.demo_school import DemoSize, SchoolClock, build_demo_school
 from ledger.application import LedgerApplication
 from ledger.domain import CommandContext
 from ledger.errors import ConcurrencyConflict, InvalidCommand, InvalidHours, NotPermitted
+from ledger.persistence import bulk_copy
 from tests.builders import School
 from tests.conftest import FakeClock
 
@@ -167,3 +169,18 @@ def test_refused_acts_inside_bulk_write_nothing_and_leave_the_record_as_it_was(
     assert x.day_hours == {"2025-09-01": Decimal(20), "2025-09-03": Decimal(4)}
     assert x.verified_hours == Decimal(4)
     assert other_sid != sid
+
+
+def test_the_bulk_encoder_stores_the_same_bytes_as_the_library(sqlite_url: str) -> None:
+    """Every kind of event the demo school records (nested evidence, ratings, a framework's
+    definition, dates, amounts), encoded by bulk_copy.to_stored_events and by the mapper."""
+    app = LedgerApplication(database_url=sqlite_url)
+    try:
+        build_demo_school(app, size=DemoSize(4, 2, 6), clock=SchoolClock())
+        events = [app.mapper.to_domain_event(n) for n in _events_after(app, 0)]
+        assert len({type(e) for e in events}) > 20
+        assert bulk_copy.to_stored_events(app.mapper, events) == [
+            app.mapper.to_stored_event(e) for e in events
+        ]
+    finally:
+        app.close()
