@@ -1,5 +1,5 @@
 """Bench 5: API reads under load: a real `ledger serve` process over the district's store, 8 client
-threads over loopback, latency of GET transcript, GET mastery and GET transcript as of a past
+processes over loopback, latency of GET transcript, GET mastery and GET transcript as of a past
 instant for random students, against GET /healthz on the same server in the same run.
 
 Each repetition runs a /healthz phase, then a reads phase (each thread cycling transcript, mastery,

@@ -48,6 +48,14 @@ MAX_BATCH_COMMANDS = 200
 MAX_BATCH_ROWS = 5000
 # Seconds a write connection may sit unused before it is pinged (the pool does not ping).
 IDLE_BEFORE_PING = 1.0
+# Gathering (like PostgreSQL's commit_delay with commit_siblings): a leader that knows other
+# threads wrote moments ago waits for them to queue, at most this fraction of the last commit's
+# duration and never more than GATHER_MAX_S. Without it the writers split into two groups that
+# take turns (each group decides while the other commits), and every commit carries half of them.
+GATHER_FRACTION = 0.5
+GATHER_MAX_S = 0.002
+# A thread counts as an active writer this long after its last commit.
+ACTIVE_WINDOW_S = 0.05
 
 
 def _literal(conn: psycopg.Connection[Any], value: Any) -> bytes:
@@ -80,6 +88,7 @@ class _Pending:
     error: BaseException | None = None
     # (aggregate id, version) whose existence means something this command read has moved on.
     moved_if: list[tuple[Any, int]] = field(default_factory=list)
+    thread: int = field(default_factory=threading.get_ident)
 
     def stream_keys(self) -> list[tuple[str, int]]:
         return [(str(e.originator_id), e.originator_version) for e in self.events]
@@ -94,6 +103,9 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
         self._mutex = threading.Lock()
+        self._queued = threading.Condition(self._mutex)
+        self._writers: dict[int, float] = {}  # thread id -> when its last commit ended
+        self._commit_seconds = 0.0  # the last batch's commit, for the gathering delay
         self._queue: list[_Pending] = []
         self._leading = False
         self._batch_count = self._command_count = 0
@@ -161,6 +173,7 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
             self._queue.append(mine)
             lead = not self._leading
             self._leading = True
+            self._queued.notify()
         if not lead:
             # Woken either with our outcome, or as the next leader while still queued.
             mine.wake.wait()
@@ -173,14 +186,20 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
 
     def _lead(self) -> None:
         with self._mutex:
+            self._gather()
             batch = self._take_batch()
+        began = time.monotonic()
         try:
             self._commit(batch)
         except BaseException as e:  # every command of a failed transaction fails with it
             for p in batch:
                 p.ids, p.error = None, e
         finally:
+            ended = time.monotonic()
             with self._mutex:
+                self._commit_seconds = ended - began
+                for p in batch:
+                    self._writers[p.thread] = ended
                 successor = self._queue[0] if self._queue else None
                 self._leading = successor is not None
             for p in batch:
@@ -188,6 +207,22 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
                 p.wake.set()
             if successor is not None:
                 successor.wake.set()
+
+    def _gather(self) -> None:
+        """Under the mutex: wait, briefly, for the other recently active writers to queue."""
+        now = time.monotonic()
+        for t, last in list(self._writers.items()):
+            if now - last > ACTIVE_WINDOW_S:
+                del self._writers[t]
+        expected = len(self._writers.keys() | {p.thread for p in self._queue})
+        if expected <= 1:
+            return
+        deadline = now + min(GATHER_MAX_S, GATHER_FRACTION * self._commit_seconds)
+        while len(self._queue) < expected and len(self._queue) < MAX_BATCH_COMMANDS:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._queued.wait(remaining)
 
     def _take_batch(self) -> list[_Pending]:
         """The longest prefix of the queue within the limits (at least one command)."""
