@@ -118,3 +118,8 @@ def _checkpoint_loop(app: LedgerApplication, stop: threading.Event, seconds: flo
             maybe_checkpoint(app)
         except Exception as e:  # noqa: BLE001 - keep serving; the next tick tries again
             log.warning("checkpoint.failed", error=type(e).__name__)
+
+
+def served_app() -> FastAPI:
+    """The app as `ledger serve --workers N` builds it in each worker process."""
+    return create_app(checkpoint_seconds=10.0)

@@ -1,8 +1,9 @@
-"""`ledger serve`: the HTTP API under uvicorn, one process, one ledger."""
+"""`ledger serve`: the HTTP API under uvicorn; one ledger per process, one or more processes."""
 
 from __future__ import annotations
 
 import importlib
+import os
 
 import typer
 
@@ -14,6 +15,13 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
     database_url: str | None = typer.Option(None, envvar="LEDGER_DATABASE_URL"),
+    workers: int = typer.Option(
+        1,
+        min=1,
+        max=32,
+        help="Server processes sharing the port. Each has its own ledger; the store keeps them"
+        " consistent (group commit, projection and checkpoint locks).",
+    ),
     demo_if_empty: bool = typer.Option(
         False,
         "--demo-if-empty",
@@ -36,5 +44,17 @@ def serve(
             fail("--demo-if-empty needs cli.demo.build_if_empty(database_url)")
         build_if_empty(url)
     typer.echo(f"serving the ledger at http://{host}:{port} (docs: http://{host}:{port}/docs)")
-    api = create_app(url, checkpoint_seconds=10.0)
-    uvicorn.run(api, host=host, port=port, log_level="warning")
+    if workers == 1:
+        api = create_app(url, checkpoint_seconds=10.0)
+        uvicorn.run(api, host=host, port=port, log_level="warning")
+        return
+    # Worker processes build their app from the environment (uvicorn imports the factory).
+    os.environ["LEDGER_DATABASE_URL"] = url
+    uvicorn.run(
+        "api.app:served_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
