@@ -3,6 +3,7 @@ commands inside it keeping every rule of the commands outside it (on both stores
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from decimal import Decimal
 from uuid import UUID, uuid4
@@ -184,3 +185,29 @@ def test_the_bulk_encoder_stores_the_same_bytes_as_the_library(sqlite_url: str) 
         ]
     finally:
         app.close()
+
+
+def test_a_block_touching_more_records_than_it_keeps_in_memory_decides_on_current_state(
+    app: LedgerApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records dropped from the block's memory are loaded again from the store, and a record
+    whose events are still being written is never dropped (it would be loaded without them)."""
+    copy_events = bulk_copy.copy_events
+
+    def slow_copy(*args):  # a writer that lags (PostgreSQL): the next chunk is decided first
+        time.sleep(0.02)
+        copy_events(*args)
+
+    monkeypatch.setattr(bulk_copy, "copy_events", slow_copy)
+    school = School.build(app)
+    students = [school.enroll(f"M{i}") for i in range(4)]
+    experiences = [(actor, school.experience(sid)) for sid, actor in students]
+    app.BULK_KNOWN_MAX = 0  # type: ignore[misc]  # keep only what is being written
+    with app.bulk(chunk_events=1):
+        for day in range(1, 8):
+            for actor, xid in experiences:
+                entry = _log(app, actor, xid, day)
+                app.verify_hours(school.mentor, xid, entry)
+    for _actor, xid in experiences:
+        x = app.experience(xid)
+        assert len(x.entries) == 7 and x.verified_hours == Decimal(14)
