@@ -8,7 +8,7 @@ and size.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -419,4 +419,7 @@ class Readiness(BaseModel):
 
 class Mastery(BaseModel):
     student_id: str
+    # Echoed, as the transcript does, so a saved answer says which moment it describes.
+    as_of: datetime | None = None
+    effective_on: date | None = None
     competencies: list[dict[str, Any]]

@@ -52,9 +52,9 @@ def deactivate(
     try:
         uid = UUID(user_id)
     except ValueError:
-        fail(f"USER_ID must be a user id (UUID), not {user_id!r}")
+        fail(f"USER_ID must be a user id (UUID), not {user_id!r}", code=2)  # a usage error
     if not reason.strip():
-        fail("--reason must not be empty")
+        fail("--reason must not be empty", code=2)
     with ledger_app(database_url, must_exist=True) as app:
         result = app.deactivate_user(system_actor(), uid, reason)
     typer.echo(f"user {result.id} deactivated")

@@ -39,7 +39,7 @@ Filter = Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_.:/\-
 def mastery(student_id: UUID, actor: ActorDep, ledger: LedgerDep, at: MomentDep) -> schemas.Mastery:
     visible_student(ledger, actor, student_id)
     rows = ledger.read("student", student_id, "mastery", str(student_id), **at.kw)
-    return schemas.Mastery(student_id=str(student_id), competencies=rows)
+    return schemas.Mastery(student_id=str(student_id), competencies=rows, **at.kw)
 
 
 @router.get(

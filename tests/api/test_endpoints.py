@@ -243,6 +243,13 @@ def test_reads(api: Api) -> None:
     assert m.status_code == 200, m.text
     assert m.json()["student_id"] == str(sid)
     assert {row["competency_id"] for row in m.json()["competencies"]} >= {"CR.1"}
+    assert m.json()["as_of"] is None and m.json()["effective_on"] is None
+    then = api.get(
+        f"/v1/students/{sid}/mastery", "student", params={"as_of": "2025-01-01T00:00:00Z"}
+    )
+    assert then.status_code == 200 and then.json()["as_of"].startswith("2025-01-01T00:00:00")
+    on = api.get(f"/v1/students/{sid}/mastery", "student", params={"effective_on": "2026-01-01"})
+    assert on.status_code == 200 and on.json()["effective_on"] == "2026-01-01"
 
     t = api.get(f"/v1/students/{sid}/transcript", "guardian")
     assert t.status_code == 200, t.text

@@ -24,9 +24,10 @@ def test_deactivate_stops_the_token(store_url):
     token = added.stdout.splitlines()[1].split()[1]
 
     missing = ledger(store_url, "deactivate", user_id, "--reason", " ")
-    assert missing.returncode == 1 and missing.stderr.startswith("error: ")
+    # Usage errors exit 2, like the CLI's other usage errors; refusals by the ledger exit 1.
+    assert missing.returncode == 2 and missing.stderr.startswith("error: ")
     bad = ledger(store_url, "deactivate", "not-a-uuid", "--reason", "left")
-    assert bad.returncode == 1 and "UUID" in bad.stderr
+    assert bad.returncode == 2 and "UUID" in bad.stderr
 
     done = ledger(store_url, "deactivate", user_id, "--reason", "custody ended")
     assert done.returncode == 0, done.stderr
