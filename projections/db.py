@@ -93,6 +93,14 @@ class Database:
             for row in rows:
                 copy.write_row(row)
 
+    def among(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """``column`` is one of ``values``, as SQL and its parameters. On PostgreSQL one array
+        parameter: the same statement text whatever the number of values, so psycopg parses
+        and prepares it once instead of once per list length."""
+        if self.kind == "postgres":
+            return f"{column} = ANY(?)", [list(values)]
+        return f"{column} IN ({','.join('?' * len(values))})", list(values)
+
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         return list(self.execute(sql, params).fetchall())
 

@@ -30,7 +30,8 @@ class Subjects:
     """originator id -> student id, for events (a verification, a retraction) that name none."""
 
     def __init__(self, db: Database, table: str) -> None:
-        self.db, self.table, self.cache = db, table, {}
+        self.db, self.table = db, table
+        self.cache: OrderedDict[str, str | None] = OrderedDict()
         self.new: list[tuple[str, str]] = []
 
     def prefetch(self, rows: list[Row]) -> None:
@@ -46,12 +47,11 @@ class Subjects:
             }
         )
         for part in chunks(wanted):
-            marks = ",".join("?" * len(part))
+            where, params = self.db.among("originator_id", part)
             found = dict(
                 self.db.all(
-                    f"SELECT originator_id, student_id FROM {self.table} "  # noqa: S608
-                    f"WHERE originator_id IN ({marks})",
-                    part,
+                    f"SELECT originator_id, student_id FROM {self.table} WHERE {where}",  # noqa: S608
+                    params,
                 )
             )
             for oid in part:
@@ -71,9 +71,11 @@ class Subjects:
             if self.cache[oid] is None:  # not in the table yet (nor among self.new)
                 self.new.append((oid, sid))
             self.cache[oid] = sid
+            self.cache.move_to_end(oid)
             return sid
         if oid not in self.cache:
             self._look_up(oid)
+        self.cache.move_to_end(oid)
         return self.cache[oid]
 
     def _look_up(self, oid: str) -> None:
@@ -133,10 +135,11 @@ STUDENT_TABLES = (
     "view_mastery",
 )
 # Students whose folded state a catch-up keeps in memory (about 64 KB each at the end of a
-# school year), and how long (in log positions) an untouched one stays.
+# school year), and how long an untouched one stays: this many log positions per student held.
 MAX_STATES = 4096
-IDLE_POSITIONS = 10_000
-MAX_SUBJECTS = 200_000
+IDLE_POSITIONS = 50
+# Originator -> student entries a transaction keeps (least recently used go first).
+MAX_SUBJECTS = 50_000
 
 
 def _times(r: Row) -> tuple[str, str]:
@@ -187,10 +190,10 @@ def framework_doc(fid: str, revision: int, d: Row) -> Row:
 def load_states(db: Database, student_ids: list[str]) -> dict[str, Row]:
     states: dict[str, Row] = {}
     for part in chunks(student_ids):
-        marks = ",".join("?" * len(part))
+        where, params = db.among("student_id", part)
         for sid, text in db.all(
-            f"SELECT student_id, state FROM view_student_state WHERE student_id IN ({marks})",  # noqa: S608
-            part,
+            f"SELECT student_id, state FROM view_student_state WHERE {where}",  # noqa: S608
+            params,
         ):
             states[sid] = codec.loads(text)
     for sid in student_ids:
@@ -235,11 +238,15 @@ class States:
         self.positions = dict(positions)
 
     def stale(self, position: int) -> list[str]:
-        """The students to let go: untouched for ``idle`` positions, and the oldest beyond the
-        limit (least recently touched first)."""
+        """The students to let go: the oldest beyond the limit, and those untouched for longer
+        than ``idle`` positions per student held (least recently touched first). The more
+        students are active, the longer each one's gaps between events: a fixed window let go,
+        write back and read again most of a 2,000-student district's states between two of
+        their events."""
         out, keep = [], len(self.states)
+        since = position - self.idle * max(1, keep)
         for sid in self.states:
-            if keep <= self.limit and self.touched_at[sid] > position - self.idle:
+            if keep <= self.limit and self.touched_at[sid] > since:
                 break
             out.append(sid)
             keep -= 1
@@ -369,7 +376,7 @@ class Run:
 
     def settle(self) -> None:
         """Writes back and lets go of the students no longer being touched, so that memory
-        follows the students active in the last ``idle`` positions, not the log's length."""
+        follows the students active at once, not the log's length."""
         stale = self.cache.stale(self.position)
         dirty = {sid: self.dirty.pop(sid) for sid in stale if sid in self.dirty}
         if dirty:
@@ -385,8 +392,9 @@ class Run:
 
 
 def _bound(subjects: Subjects) -> None:
-    if len(subjects.cache) > MAX_SUBJECTS:
-        subjects.cache.clear()
+    cache = subjects.cache
+    while len(cache) > MAX_SUBJECTS:
+        cache.popitem(last=False)
 
 
 def write_students(
@@ -397,11 +405,11 @@ def write_students(
     for table in STUDENT_TABLES:
         mine = [sid for sid in ids if table in dirty[sid]]
         for part in chunks(mine):
-            marks = ",".join("?" * len(part))
-            db.execute(f"DELETE FROM {table} WHERE student_id IN ({marks})", part)  # noqa: S608
+            where, params = db.among("student_id", part)
+            db.execute(f"DELETE FROM {table} WHERE {where}", params)  # noqa: S608
     for part in chunks(ids):
-        marks = ",".join("?" * len(part))
-        db.execute(f"DELETE FROM view_student_state WHERE student_id IN ({marks})", part)  # noqa: S608
+        where, params = db.among("student_id", part)
+        db.execute(f"DELETE FROM view_student_state WHERE {where}", params)  # noqa: S608
     students, people, experiences, credits, mastery, saved = [], [], [], [], [], []
     for sid in ids:
         st, tables = states[sid], dirty[sid]

@@ -29,7 +29,7 @@ Row = dict[str, Any]
 log = structlog.get_logger(__name__)
 SETUP_LOCK = 0x1ED6E5  # advisory lock key: view-table set-up, one process at a time
 MAX_LIMIT = 500
-REBUILD_EVENTS, REBUILD_EVENTS_SQLITE = 100_000, 10_000
+REBUILD_EVENTS, REBUILD_EVENTS_SQLITE = 250_000, 10_000
 EVENT_COLUMNS = (
     "position, originator_id, version, type, actor_id, actor_role, recorded_at, effective_on, "
     "correlation_id"
