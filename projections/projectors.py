@@ -31,7 +31,8 @@ class Subjects:
 
     def __init__(self, db: Database, table: str) -> None:
         self.db, self.table = db, table
-        self.cache: OrderedDict[str, str | None] = OrderedDict()
+        self.cache: OrderedDict[str, str | None] = OrderedDict()  # least recently used first
+        self.seen: dict[str, int] = {}  # originator id -> position of its last event
         self.new: list[tuple[str, str]] = []
 
     def prefetch(self, rows: list[Row]) -> None:
@@ -49,7 +50,7 @@ class Subjects:
         for part in chunks(wanted):
             where, params = self.db.among("originator_id", part)
             found = dict(
-                self.db.all(
+                self.db.lookup(
                     f"SELECT originator_id, student_id FROM {self.table} WHERE {where}",  # noqa: S608
                     params,
                 )
@@ -71,19 +72,34 @@ class Subjects:
             if self.cache[oid] is None:  # not in the table yet (nor among self.new)
                 self.new.append((oid, sid))
             self.cache[oid] = sid
-            self.cache.move_to_end(oid)
+            self._touch(oid, r["position"])
             return sid
         if oid not in self.cache:
             self._look_up(oid)
-        self.cache.move_to_end(oid)
+        self._touch(oid, r["position"])
         return self.cache[oid]
 
+    def _touch(self, oid: str, position: int) -> None:
+        self.cache.move_to_end(oid)
+        self.seen[oid] = position
+
+    def trim(self, position: int, window: int) -> None:
+        """Lets go of the least recently used beyond the limit, and of those not used within
+        ``window`` positions (an originator's events end with its student's year)."""
+        cache, seen = self.cache, self.seen
+        while cache:
+            oid = next(iter(cache))
+            if len(cache) <= MAX_SUBJECTS and seen.get(oid, position) > position - window:
+                break
+            del cache[oid]
+            seen.pop(oid, None)
+
     def _look_up(self, oid: str) -> None:
-        found = self.db.one(
+        found = self.db.lookup(
             f"SELECT student_id FROM {self.table} WHERE originator_id = ?",  # noqa: S608
             (oid,),
         )
-        self.cache[oid] = found[0] if found else None
+        self.cache[oid] = found[0][0] if found else None
 
     def flush(self) -> None:
         self.db.insert_rows(self.table, ("originator_id", "student_id"), self.new)
@@ -137,7 +153,7 @@ STUDENT_TABLES = (
 # Students whose folded state a catch-up keeps in memory (about 64 KB each at the end of a
 # school year), and how long an untouched one stays: this many log positions per student held.
 MAX_STATES = 4096
-IDLE_POSITIONS = 50
+IDLE_POSITIONS, MIN_WINDOW = 50, 10_000
 # Originator -> student entries a transaction keeps (least recently used go first).
 MAX_SUBJECTS = 50_000
 
@@ -191,7 +207,7 @@ def load_states(db: Database, student_ids: list[str]) -> dict[str, Row]:
     states: dict[str, Row] = {}
     for part in chunks(student_ids):
         where, params = db.among("student_id", part)
-        for sid, text in db.all(
+        for sid, text in db.lookup(
             f"SELECT student_id, state FROM view_student_state WHERE {where}",  # noqa: S608
             params,
         ):
@@ -244,13 +260,17 @@ class States:
         write back and read again most of a 2,000-student district's states between two of
         their events."""
         out, keep = [], len(self.states)
-        since = position - self.idle * max(1, keep)
+        since = position - self.window()
         for sid in self.states:
             if keep <= self.limit and self.touched_at[sid] > since:
                 break
             out.append(sid)
             keep -= 1
         return out
+
+    def window(self) -> int:
+        """How many positions an untouched student (or originator) stays."""
+        return max(MIN_WINDOW, self.idle * len(self.states))
 
     def drop(self, ids: list[str]) -> None:
         for sid in ids:
@@ -269,13 +289,13 @@ class Run:
         self.position = 0
 
     def apply(self, name: str, rows: list[Row]) -> None:
+        self.position = max(self.position, rows[-1]["position"])
         if name == "audit":
             apply_audit(self.db, rows, self.audit_subjects)
-            _bound(self.audit_subjects)
+            self.audit_subjects.trim(self.position, self.cache.window())
         else:
             self._records(rows)
-            _bound(self.record_subjects)
-        self.position = max(self.position, rows[-1]["position"])
+            self.record_subjects.trim(self.position, self.cache.window())
 
     def _records(self, rows: list[Row]) -> None:
         db, subjects = self.db, self.record_subjects
@@ -352,7 +372,7 @@ class Run:
             for fid in frameworks:
                 judged.update(
                     sid
-                    for (sid,) in self.db.all(
+                    for (sid,) in self.db.lookup(
                         "SELECT DISTINCT student_id FROM view_mastery WHERE framework_id = ?",
                         (fid,),
                     )
@@ -391,12 +411,6 @@ class Run:
         self.settle()
 
 
-def _bound(subjects: Subjects) -> None:
-    cache = subjects.cache
-    while len(cache) > MAX_SUBJECTS:
-        cache.popitem(last=False)
-
-
 def write_students(
     db: Database, states: dict[str, Row], dirty: dict[str, set[str]], frameworks: dict[str, Row]
 ) -> None:
@@ -406,10 +420,10 @@ def write_students(
         mine = [sid for sid in ids if table in dirty[sid]]
         for part in chunks(mine):
             where, params = db.among("student_id", part)
-            db.execute(f"DELETE FROM {table} WHERE {where}", params)  # noqa: S608
+            db.lookup(f"DELETE FROM {table} WHERE {where}", params)  # noqa: S608
     for part in chunks(ids):
         where, params = db.among("student_id", part)
-        db.execute(f"DELETE FROM view_student_state WHERE {where}", params)  # noqa: S608
+        db.lookup(f"DELETE FROM view_student_state WHERE {where}", params)  # noqa: S608
     students, people, experiences, credits, mastery, saved = [], [], [], [], [], []
     for sid in ids:
         st, tables = states[sid], dirty[sid]

@@ -299,6 +299,8 @@ def test_few_states_in_memory_give_the_same_views(app, monkeypatch):
         kept = rm.dump()
         monkeypatch.setattr(projectors, "MAX_STATES", 1)
         monkeypatch.setattr(projectors, "IDLE_POSITIONS", 4)
+        monkeypatch.setattr(projectors, "MIN_WINDOW", 4)
+        monkeypatch.setattr(projectors, "MAX_SUBJECTS", 3)
         rm.rebuild()
         assert rm.dump() == kept
     finally:
