@@ -29,6 +29,9 @@ Row = dict[str, Any]
 log = structlog.get_logger(__name__)
 SETUP_LOCK = 0x1ED6E5  # advisory lock key: view-table set-up, one process at a time
 MAX_LIMIT = 500
+# What the transcript is derived from (reducer.student_row and reducer.credit_rows read only
+# these aggregates' state); an as-of transcript folds nothing else.
+TRANSCRIPT_AGGREGATES = ("Student", "Credit")
 REBUILD_EVENTS, REBUILD_EVENTS_SQLITE = 250_000, 10_000
 EVENT_COLUMNS = (
     "position, originator_id, version, type, actor_id, actor_role, recorded_at, effective_on, "
@@ -329,23 +332,50 @@ class ReadModels:
             raise InvalidCommand("effective_on is a date")
 
     def _state_at(
-        self, student_id: str, as_of: datetime | None, effective_on: date | None
+        self,
+        student_id: str,
+        as_of: datetime | None,
+        effective_on: date | None,
+        aggregates: tuple[str, ...] | None = None,
     ) -> tuple[Row, dict[str, Row]] | None:
-        """The student's state and the frameworks, folded as of T or effective on D."""
+        """The student's state and the frameworks, folded as of T or effective on D.
+
+        With ``aggregates`` (names like "Credit"), only those aggregates' events are read and
+        folded: for a query whose rows the reducer derives from them alone (the transcript:
+        Student and Credit), which skips the year of hours entries. The state's position still
+        counts every event in view."""
         sid = str(student_id)
+        # What is in view, in SQL: recorded by T; in effect on D (reducer.in_effect_on, on the
+        # ISO text of the dates, whose order is the dates' order).
+        where, params = "student_id = ?", [sid]
+        if as_of is not None:
+            where += " AND recorded_at <= ?"
+            params.append(codec.instant(as_of))
+        if effective_on is not None:
+            always = sorted(reducer.ALWAYS_IN_EFFECT)
+            marks = ", ".join("?" * len(always))
+            where += f" AND (effective_on <= ? OR is_correction <> 0 OR type IN ({marks}))"
+            params += [effective_on.isoformat(), *always]
+        folded, folded_params = where, list(params)
+        if aggregates is not None:
+            folded += " AND (" + " OR ".join("type LIKE ?" for _ in aggregates) + ")"
+            folded_params += [f"{a}.%" for a in aggregates]
         with self.db.reading() as db:
             if db.one("SELECT 1 FROM view_student_state WHERE student_id = ?", (sid,)) is None:
                 return None
-            sql = (
-                "SELECT position, type, originator_id, version, recorded_at, effective_on, "
-                "is_correction, actor_id, actor_role, correlation_id, data "
-                "FROM view_student_events WHERE student_id = ?"
+            # The conditions are our own text; every value is a parameter.
+            columns = (
+                "position, type, originator_id, version, recorded_at, effective_on, "
+                "is_correction, actor_id, actor_role, correlation_id, data"
             )
-            params: list[Any] = [sid]
-            if as_of is not None:
-                sql += " AND recorded_at <= ?"
-                params.append(codec.instant(as_of))
-            raw = db.all(sql + " ORDER BY position", params)
+            raw = db.all(
+                f"SELECT {columns} FROM view_student_events WHERE {folded} ORDER BY position",  # noqa: S608
+                folded_params,
+            )
+            last = db.one(
+                f"SELECT max(position) FROM view_student_events WHERE {where}",  # noqa: S608
+                params,
+            )
             revisions = db.all(
                 "SELECT framework_id, revision, recorded_at, effective_on, definition "
                 "FROM view_framework_revisions ORDER BY framework_id, revision"
@@ -532,7 +562,7 @@ class ReadModels:
             credits = sorted((codec.loads(d) for d in parts[2]), key=reducer._term_key)
             doc = reducer.transcript_doc(student, credits, self.requirements, int(parts[0][0]))
         else:
-            at = self._state_at(sid, as_of, effective_on)
+            at = self._state_at(sid, as_of, effective_on, TRANSCRIPT_AGGREGATES)
             if at is None:
                 return None
             st = at[0]
