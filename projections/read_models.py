@@ -380,7 +380,7 @@ class ReadModels:
                 "SELECT framework_id, revision, recorded_at, effective_on, definition "
                 "FROM view_framework_revisions ORDER BY framework_id, revision"
             )
-        rows = (
+        state = reducer.fold(
             {
                 "position": r[0],
                 "type": r[1],
@@ -396,9 +396,7 @@ class ReadModels:
             }
             for r in raw
         )
-        if effective_on is not None:
-            rows = (r for r in rows if reducer.in_effect_on(r, effective_on))
-        state = reducer.fold(rows)
+        state["position"] = max(state["position"], (last[0] if last else None) or 0)
         frameworks: dict[str, Row] = {}
         first: dict[str, Row] = {}
         for fid, _rev, recorded, effective, definition in revisions:
