@@ -205,21 +205,27 @@ class ReadModels:
     def _stored(self, db: Database, after: int, limit: int) -> list[tuple]:
         """The next stored events as (notification id, originator id, version, topic, state).
 
-        On PostgreSQL read by this transaction's own connection: the recorder's
+        Read by this transaction's own connection. On PostgreSQL the recorder's
         ``select_notifications`` (a pooled connection, a dict and a Notification per row) took
-        three times as long as the rows themselves."""
+        three times as long as the rows themselves. On SQLite a pooled connection could deadlock:
+        this transaction holds the file's write lock, a command of this process waiting for that
+        lock holds the pool's writer lock, and a second command queued for the writer lock holds
+        the pool's queue, which a reader must pass too; each stall ended only when the pool gave
+        up after 5 s (ConnectionUnavailableError: a 503 for the request)."""
+        recorder = self.app.recorder
         if db.kind == "postgres":
-            datastore = self.app.recorder.datastore
-            table = f'"{datastore.schema}"."{self.app.recorder.events_table_name}"'
+            table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
             sql = (
                 "SELECT notification_id, originator_id, originator_version, topic, state "  # noqa: S608 - our names
                 f"FROM {table} WHERE notification_id > ? ORDER BY notification_id LIMIT ?"
             )
             return db.all(sql, (after, limit))
-        return [
-            (n.id, n.originator_id, n.originator_version, n.topic, n.state)
-            for n in self.app.recorder.select_notifications(after, limit, inclusive_of_start=False)
-        ]
+        sql = (
+            "SELECT rowid, originator_id, originator_version, topic, state "  # noqa: S608 - our names
+            f"FROM {recorder.events_table_name} WHERE rowid > ? ORDER BY rowid LIMIT ?"
+        )
+        convert = recorder.convert_originator_id
+        return [(n, convert(o), v, t, st) for n, o, v, t, st in db.all(sql, (after, limit))]
 
     def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Projects every pending event now, one transaction per batch; returns the position.
