@@ -8,11 +8,13 @@ within each repetition; medians of 5 (3 for --quick).
 
 Memory: untimed rebuilds under tracemalloc (it slows Python down), the peak of Python
 allocations during each: a district of half the run's students; the same store after a second
-district of that size is appended to it (twice the log, and a batch still touches the students
-of one district); the run's district (twice the students per batch). Flat in the number of
-events means the first two peaks are equal. Each batch encodes the states of the students it
-touches, and those grow through the school year, so the peak rises along one district's log
-and with the students a batch touches (at most a batch's events), not with the log's length.
+district of that size is appended to it (twice the log, and the students being touched are
+still those of one district); the run's district (twice the students). Flat in the number of
+events means the first two peaks are equal. A rebuild keeps the folded states of the students
+it is touching in memory (bounded: at most 4,096 students, each let go once untouched for 50
+positions per student held), and those states grow through the school year, so the peak rises with the
+students active at once and their histories, not with the log's length. A rebuild commits
+every 250,000 events, so ``progress`` (and the quarter mark below) comes per commit.
 """
 
 from __future__ import annotations
