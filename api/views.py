@@ -43,9 +43,13 @@ def framework(fw: Framework) -> dict[str, Any]:
 
 
 def experience(x: Experience) -> dict[str, Any]:
+    # "logged" is every entry, as in the read models' rows; an entry's status says whether it
+    # was reviewed since ("logged" there means not yet).
     hours = {"logged": Decimal(0), "verified": Decimal(0), "disputed": Decimal(0)}
     for amount, status, _day in x.entries.values():
-        hours[status] += amount
+        hours["logged"] += amount
+        if status != "logged":
+            hours[status] += amount
     return {
         "id": str(x.id),
         "version": x.version,

@@ -55,7 +55,7 @@ def list_students(
     elif actor.role is Role.STUDENT and actor.student_id is not None:
         scope = {"student_ids": [str(actor.student_id)]}
     else:
-        raise NotPermitted(f"a {actor.role} may not list students")
+        raise NotPermitted(f"the {actor.role} role may not list students")
     # Another process (the CLI, a second server) may have linked or unlinked someone since this
     # process last projected: catch up first, so who-sees-whom is as current as the log.
     ledger.caught_up()
