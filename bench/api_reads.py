@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 
 from bench import district
-from bench.common import median_of, show, write_result
+from bench.common import show, write_result
 from cli.demo_school import FIRST_DAY, YEAR_END
 from ledger.domain import Role
 from projections import ReadModels
@@ -151,77 +151,86 @@ def _client(
     port: int,
     token: str,
     students: list[str],
-    rounds: int,
-    healthz: bool,
-    seed: int,
+    plan: list[tuple[int, bool, int]],
     start: Any,
     results: Any,
 ) -> None:
     """One client: its own process (so clients never queue behind each other's interpreter
     lock) and one keep-alive connection, stdlib http.client (a fraction of httpx's CPU per
-    request, so the client side adds little to what is measured)."""
-    rng = random.Random(seed)
-    mine: dict[str, list[float]] = {}
-    errors: list[str] = []
+    request, so the client side adds little to what is measured). It runs every phase of the
+    plan, (rounds, healthz?, seed) each, all clients starting each phase together."""
     headers = {"Authorization": f"Bearer {token}"}
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S)
-    try:
-        conn.request("GET", "/healthz")  # open the keep-alive connection before timing
-        conn.getresponse().read()
-        start.wait(timeout=REQUEST_TIMEOUT_S)
-        for _ in range(rounds):
-            if healthz:
-                requests = [("healthz", "/healthz")]
-            else:
-                sid = rng.choice(students)
-                as_of = urllib.parse.urlencode({"as_of": _as_of(rng)})
-                requests = [
-                    ("transcript", f"/v1/students/{sid}/transcript"),
-                    ("mastery", f"/v1/students/{sid}/mastery"),
-                    ("transcript_as_of", f"/v1/students/{sid}/transcript?{as_of}"),
-                ]
-            for kind, path in requests:
-                began = time.perf_counter()
-                conn.request("GET", path, headers=headers)
-                r = conn.getresponse()
-                body = r.read()
-                ms = (time.perf_counter() - began) * 1e3
-                if r.status != 200 or not body:
-                    errors.append(f"{kind} {r.status}")
-                    continue
-                mine.setdefault(kind, []).append(ms)
-    except Exception as e:  # reported to the parent, which fails the benchmark
-        errors.append(f"{type(e).__name__}: {e}")
-    finally:
-        conn.close()
-        results.put((mine, errors))
+    for index, (rounds, healthz, seed) in enumerate(plan):
+        rng = random.Random(seed)
+        mine: dict[str, list[float]] = {}
+        errors: list[str] = []
+        try:
+            if index == 0:
+                conn.request("GET", "/healthz")  # open the keep-alive connection untimed
+                conn.getresponse().read()
+            start.wait(timeout=REQUEST_TIMEOUT_S)
+            for _ in range(rounds):
+                if healthz:
+                    requests = [("healthz", "/healthz")]
+                else:
+                    sid = rng.choice(students)
+                    as_of = urllib.parse.urlencode({"as_of": _as_of(rng)})
+                    requests = [
+                        ("transcript", f"/v1/students/{sid}/transcript"),
+                        ("mastery", f"/v1/students/{sid}/mastery"),
+                        ("transcript_as_of", f"/v1/students/{sid}/transcript?{as_of}"),
+                    ]
+                for kind, path in requests:
+                    began = time.perf_counter()
+                    conn.request("GET", path, headers=headers)
+                    r = conn.getresponse()
+                    body = r.read()
+                    ms = (time.perf_counter() - began) * 1e3
+                    if r.status != 200 or not body:
+                        errors.append(f"{kind} {r.status}")
+                        continue
+                    mine.setdefault(kind, []).append(ms)
+        except Exception as e:  # reported to the parent, which fails the benchmark
+            errors.append(f"{type(e).__name__}: {e}")
+        results.put((index, mine, errors))
+        if errors:
+            break  # the parent fails the run; the other clients time out at the barrier
+    conn.close()
 
 
-def _phase(
-    port: int, token: str, students: list[str], rounds: int, healthz: bool, seed: int
-) -> dict[str, list[float]]:
-    """CLIENTS client processes, ``rounds`` each; per kind, every request's latency in ms."""
+def _phases(
+    port: int, token: str, students: list[str], plan: list[tuple[int, bool, int]]
+) -> list[dict[str, list[float]]]:
+    """CLIENTS client processes, started once, run the plan; per phase and kind, every
+    request's latency in ms."""
     ctx = multiprocessing.get_context("spawn")
     start, results = ctx.Barrier(CLIENTS), ctx.Queue()
     procs = [
         ctx.Process(
             target=_client,
-            args=(port, token, students, rounds, healthz, seed * 100 + n, start, results),
+            args=(port, token, students, [(r, h, s * 100 + n) for r, h, s in plan], start, results),
             daemon=True,
         )
         for n in range(CLIENTS)
     ]
     for p in procs:
         p.start()
-    out: dict[str, list[float]] = {}
+    out: list[dict[str, list[float]]] = [{} for _ in plan]
     errors: list[str] = []
-    for _ in procs:
-        mine, errs = results.get(timeout=600)
-        errors += errs
-        for kind, samples in mine.items():
-            out.setdefault(kind, []).extend(samples)
-    for p in procs:
-        p.join(timeout=30)
+    try:
+        for _ in range(CLIENTS * len(plan)):
+            index, mine, errs = results.get(timeout=600)
+            errors += errs
+            if errors:
+                break
+            for kind, samples in mine.items():
+                out[index].setdefault(kind, []).extend(samples)
+    finally:
+        for p in procs:
+            p.join(timeout=5 if errors else 30)
+            if p.is_alive():
+                p.kill()
     if errors:
         raise RuntimeError(f"API reads failed: {errors[:5]} ({len(errors)} errors)")
     return out
@@ -241,16 +250,11 @@ def _measure(
         server = Server(d.url, Path(tmp) / "serve.log", workers)
         try:
             start_s = server.wait_ready()
-            reps: list[dict[str, list[float]]] = []
-
-            def repetition() -> float:
-                n = len(reps)
-                samples = _phase(server.port, token, students, health_rounds, True, n)
-                samples.update(_phase(server.port, token, students, read_rounds, False, n))
-                reps.append(samples)
-                return percentile(samples["transcript"], 99)
-
-            median_of(repetitions, repetition)
+            plan = []
+            for n in range(repetitions):
+                plan += [(health_rounds, True, n), (read_rounds, False, n)]
+            phases = _phases(server.port, token, students, plan)
+            reps = [{**phases[2 * n], **phases[2 * n + 1]} for n in range(repetitions)]
             memory = server.memory_mb()
         finally:
             server.stop()

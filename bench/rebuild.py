@@ -12,8 +12,8 @@ district of that size is appended to it (twice the log, and the students being t
 still those of one district); the run's district (twice the students). Flat in the number of
 events means the first two peaks are equal. A rebuild keeps the folded states of the students
 it is touching in memory (bounded: at most 4,096 students, each let go once untouched for 50
-positions per student held), and those states grow through the school year, so the peak rises with the
-students active at once and their histories, not with the log's length. A rebuild commits
+positions per student held), and those states grow through the school year, so the peak rises
+with the students active at once and their histories, not with the log's length. A rebuild commits
 every 250,000 events, so ``progress`` (and the quarter mark below) comes per commit.
 """
 
