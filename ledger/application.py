@@ -404,7 +404,22 @@ class LedgerApplication(Application):
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Any]:
         if self._bulk is None:
-            return super().save(*objs, **kwargs)
+            # Application.save, with our aggregates' events collected directly: the library's
+            # ProcessingEvent.collect_events makes two runtime-Protocol isinstance checks per
+            # object, about a tenth of a one-event command's CPU (profiled).
+            processing = ProcessingEvent()
+            for obj in objs:
+                if isinstance(obj, LedgerAggregate):
+                    processing.events.extend(obj.collect_events())
+                    processing.aggregates[obj.id] = obj
+                elif obj is not None:
+                    processing.collect_events(obj)
+            processing.saved_kwargs.update(kwargs)
+            recordings = self._record(processing)
+            self._take_snapshots(processing)
+            self._notify(recordings)
+            self.notify(processing.events)  # the library's deprecated hook, kept as it calls it
+            return recordings
         chunk, known = self._bulk, self._bulk_known
         events = chunk.events
         for obj in objs:
