@@ -21,7 +21,7 @@ from ledger.domain.areas import WASHINGTON_REQUIREMENTS
 from ledger.errors import InvalidCommand
 from projections import codec, reducer
 from projections.db import Database
-from projections.projectors import Run, States, load_states
+from projections.projectors import AUDIT_COLUMNS, Run, States, load_states
 from projections.rows import StoredRows
 from projections.schema import PROJECTIONS, TABLES, TRACKING, deferred
 
@@ -684,10 +684,8 @@ class ReadModels:
         for t in (since, until):
             if t is not None and (not isinstance(t, datetime) or t.tzinfo is None):
                 raise InvalidCommand("since and until are timezone-aware datetimes")
-        sql = (
-            "SELECT position, recorded_at, effective_on, type, originator_id, version, actor_id, "
-            "actor_role, correlation_id, student_id, what, why FROM view_audit WHERE 1 = 1"
-        )
+        # The columns the audit projector writes, in its order (our own names).
+        sql = f"SELECT {', '.join(AUDIT_COLUMNS)} FROM view_audit WHERE 1 = 1"  # noqa: S608
         params: list[Any] = []
         for column, value in (
             ("actor_id", actor_id),
@@ -709,23 +707,9 @@ class ReadModels:
             params.append(after)
         with self.db.lock:
             rows = self.db.all(sql + " ORDER BY position LIMIT ?", [*params, limit + 1])
-        keys = (
-            "position",
-            "recorded_at",
-            "effective_on",
-            "type",
-            "originator_id",
-            "version",
-            "actor_id",
-            "actor_role",
-            "correlation_id",
-            "student_id",
-            "what",
-            "why",
-        )
         items = []
         for r in rows[:limit]:
-            item = dict(zip(keys, r, strict=True))
+            item = dict(zip(AUDIT_COLUMNS, r, strict=True))
             item["recorded_at"] = codec.parse_instant(item["recorded_at"])
             item["effective_on"] = date.fromisoformat(item["effective_on"])
             items.append(item)
