@@ -166,10 +166,8 @@ def _client(
         mine: dict[str, list[float]] = {}
         errors: list[str] = []
         try:
-            if index == 0:
-                conn.request("GET", "/healthz")  # open the keep-alive connection untimed
-                conn.getresponse().read()
             start.wait(timeout=REQUEST_TIMEOUT_S)
+            _warm(conn)
             for _ in range(rounds):
                 if healthz:
                     requests = [("healthz", "/healthz")]
@@ -197,6 +195,21 @@ def _client(
         if errors:
             break  # the parent fails the run; the other clients time out at the barrier
     conn.close()
+
+
+def _warm(conn: http.client.HTTPConnection) -> None:
+    """One untimed request before each phase: it opens the keep-alive connection, or opens it
+    again if the server closed it while the client waited at the barrier (uvicorn closes an
+    idle keep-alive connection after 5 s)."""
+    for attempt in (1, 2):
+        try:
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+            return
+        except (http.client.RemoteDisconnected, ConnectionError):
+            conn.close()
+            if attempt == 2:
+                raise
 
 
 def _phases(
