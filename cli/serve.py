@@ -10,6 +10,11 @@ import typer
 from cli.common import fail
 from ledger.settings import get_settings
 
+# h11, not httptools even where it is installed: httptools refuses a request with a control
+# character in a header (say, a junk X-Request-ID) with a plain-text 400 before the app can
+# answer it with problem+json (tests/reliability/test_hostile_input.py). uvloop is kept.
+HTTP = "h11"
+
 
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
@@ -46,7 +51,7 @@ def serve(
     typer.echo(f"serving the ledger at http://{host}:{port} (docs: http://{host}:{port}/docs)")
     if workers == 1:
         api = create_app(url, checkpoint_seconds=10.0)
-        uvicorn.run(api, host=host, port=port, log_level="warning")
+        uvicorn.run(api, host=host, port=port, log_level="warning", http=HTTP)
         return
     # Worker processes build their app from the environment (uvicorn imports the factory).
     os.environ["LEDGER_DATABASE_URL"] = url
@@ -57,4 +62,5 @@ def serve(
         port=port,
         workers=workers,
         log_level="warning",
+        http=HTTP,
     )
