@@ -39,7 +39,7 @@ class Ledger:
     def student(self, student_id: UUID | str) -> Student:
         """A shared, current copy for access checks (never hand it to a command)."""
         try:
-            return self.fresh.get(Student, UUID(str(student_id)))
+            return self.fresh.get(Student, student_id)
         except (AggregateNotFoundError, ValueError):
             raise NotFound("student", student_id) from None
 

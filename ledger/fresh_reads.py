@@ -39,7 +39,6 @@ class FreshReads:
         self._lock = threading.Lock()
         self._items: OrderedDict[UUID, Any] = OrderedDict()
         self._through: int | None = None  # the log position the cache reflects (None: unknown)
-        self.hits = self.misses = 0
 
     def refresh(self) -> None:
         """Forget every aggregate an event after the last refresh touched (one query when
@@ -71,10 +70,8 @@ class FreshReads:
             agg = self._items.get(aggregate_id)
             if agg is not None:
                 self._items.move_to_end(aggregate_id)
-                self.hits += 1
             through = self._through
         if agg is None:
-            self.misses += 1
             agg = self.app.repository.get(aggregate_id)
             with self._lock:
                 # Cached only if no refresh moved on while we loaded: an event it dropped may be
