@@ -351,17 +351,15 @@ class ReadModels:
         Student and Credit), which skips the year of hours entries. The state's position still
         counts every event in view."""
         sid = str(student_id)
-        # What is in view, in SQL: recorded by T; in effect on D (reducer.in_effect_on, on the
-        # ISO text of the dates, whose order is the dates' order).
+        # What is in view: recorded by T, or in effect on D.
         where, params = "student_id = ?", [sid]
         if as_of is not None:
             where += " AND recorded_at <= ?"
             params.append(codec.instant(as_of))
         if effective_on is not None:
-            always = sorted(reducer.ALWAYS_IN_EFFECT)
-            marks = ", ".join("?" * len(always))
-            where += f" AND (effective_on <= ? OR is_correction <> 0 OR type IN ({marks}))"
-            params += [effective_on.isoformat(), *always]
+            condition, values = reducer.in_effect_on(effective_on)
+            where += " AND " + condition
+            params += values
         folded, folded_params = where, list(params)
         if aggregates is not None:
             folded += " AND (" + " OR ".join("type LIKE ?" for _ in aggregates) + ")"
@@ -378,9 +376,14 @@ class ReadModels:
                 f"SELECT {columns} FROM view_student_events WHERE {folded} ORDER BY position",  # noqa: S608
                 folded_params,
             )
-            last = db.one(
-                f"SELECT max(position) FROM view_student_events WHERE {where}",  # noqa: S608
-                params,
+            # Narrowed, the fold's own position would miss the other aggregates' events.
+            last = (
+                db.one(
+                    f"SELECT max(position) FROM view_student_events WHERE {where}",  # noqa: S608
+                    params,
+                )
+                if aggregates is not None
+                else None
             )
             revisions = db.all(
                 "SELECT framework_id, revision, recorded_at, effective_on, definition "

@@ -9,6 +9,7 @@ by D), so a past transcript equals what the ledger showed then by construction.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -35,8 +36,16 @@ def empty_state() -> State:
     }
 
 
-def in_effect_on(row: Row, on: Any) -> bool:
-    return row["effective_on"] <= on or row["is_correction"] or row["type"] in ALWAYS_IN_EFFECT
+def in_effect_on(on: date) -> tuple[str, list[Any]]:
+    """What is in effect on a date, as a condition on view_student_events (the ISO text of its
+    dates sorts as the dates do): acts effective by then, corrections whatever their date (what
+    we now know was true), and the flags that stand from when they were raised."""
+    always = sorted(ALWAYS_IN_EFFECT)
+    marks = ", ".join("?" * len(always))
+    return (
+        f"(effective_on <= ? OR is_correction <> 0 OR type IN ({marks}))",
+        [on.isoformat(), *always],
+    )
 
 
 # ---------------------------------------------------------------- the fold
