@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Response
@@ -10,6 +11,7 @@ from api import schemas, views
 from api.deps import (
     ActorDep,
     Cursor,
+    Ledger,
     LedgerDep,
     Limit,
     ResourceWriterDep,
@@ -20,10 +22,19 @@ from api.deps import (
     written,
 )
 from api.routes import PROBLEMS
+from ledger.application import CommandResult
 from ledger.domain import Role
 from ledger.errors import NotPermitted
 
 router = APIRouter(prefix="/v1/students", tags=["students"], responses=PROBLEMS)
+
+
+def _written(
+    response: Response, ledger: Ledger, result: CommandResult, sid: Any
+) -> schemas.Written:
+    """A write's answer: the student as it now stands, its location and ETag."""
+    s = ledger.app.student(sid)
+    return written(response, ledger, result, f"/v1/students/{s.id}", views.student(s), s)
 
 
 @router.post("", status_code=201, response_model=schemas.Written, summary="Enrol a student")
@@ -31,8 +42,7 @@ def enroll_student(
     body: schemas.StudentIn, caller: WriterDep, ledger: LedgerDep, response: Response
 ) -> schemas.Written:
     result = ledger.app.enroll_student(caller.actor, **body.model_dump(), **caller.kw)
-    s = ledger.app.student(result.id)
-    return written(response, ledger, result, f"/v1/students/{s.id}", views.student(s), s)
+    return _written(response, ledger, result, result.id)
 
 
 @router.get(
@@ -80,8 +90,7 @@ def assign_advisor(
 ) -> schemas.Written:
     check_if_match(ledger, caller, visible_student(ledger, caller.actor, student_id))
     result = ledger.app.assign_advisor(caller.actor, student_id, body.user_id, **caller.kw)
-    s = ledger.app.student(student_id)
-    return written(response, ledger, result, f"/v1/students/{s.id}", views.student(s), s)
+    return _written(response, ledger, result, student_id)
 
 
 @router.post("/{student_id}/guardians", response_model=schemas.Written, summary="Link a guardian")
@@ -94,8 +103,7 @@ def link_guardian(
 ) -> schemas.Written:
     check_if_match(ledger, caller, visible_student(ledger, caller.actor, student_id))
     result = ledger.app.link_guardian(caller.actor, student_id, body.user_id, **caller.kw)
-    s = ledger.app.student(student_id)
-    return written(response, ledger, result, f"/v1/students/{s.id}", views.student(s), s)
+    return _written(response, ledger, result, student_id)
 
 
 @router.post(
@@ -116,8 +124,7 @@ def unassign_advisor(
     result = ledger.app.unassign_advisor(
         caller.actor, student_id, user_id, body.reason, **caller.kw
     )
-    s = ledger.app.student(student_id)
-    return written(response, ledger, result, f"/v1/students/{s.id}", views.student(s), s)
+    return _written(response, ledger, result, student_id)
 
 
 @router.post(
@@ -136,5 +143,4 @@ def unlink_guardian(
 ) -> schemas.Written:
     check_if_match(ledger, caller, visible_student(ledger, caller.actor, student_id))
     result = ledger.app.unlink_guardian(caller.actor, student_id, user_id, body.reason, **caller.kw)
-    s = ledger.app.student(student_id)
-    return written(response, ledger, result, f"/v1/students/{s.id}", views.student(s), s)
+    return _written(response, ledger, result, student_id)
