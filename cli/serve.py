@@ -12,8 +12,11 @@ from ledger.settings import get_settings
 
 # h11, not httptools even where it is installed: httptools refuses a request with a control
 # character in a header (say, a junk X-Request-ID) with a plain-text 400 before the app can
-# answer it with problem+json (tests/reliability/test_hostile_input.py). uvloop is kept.
-HTTP = "h11"
+# answer it with problem+json (tests/reliability/test_hostile_input.py). h11 lets most control
+# characters through to the app but refuses NUL, VT, FF and a bare CR itself, also in plain
+# text: our subclass answers those in problem+json. A string, so --workers can import it in
+# each worker. uvloop is kept.
+HTTP = "api.http_protocol:ProblemH11Protocol"
 
 
 def serve(

@@ -313,6 +313,51 @@ def test_malformed_requests_get_a_4xx_and_write_nothing(hostile, figures) -> Non
     )
 
 
+def raw_reply(port: int, request: bytes) -> tuple[int, str, bytes]:
+    """A hand-written request (bytes, as no client library sends them): status,
+    content type and body of the reply."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(request)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    top, _, body = reply.partition(b"\r\n\r\n")
+    lines = top.split(b"\r\n")
+    types = [
+        v for k, _, v in (ln.partition(b":") for ln in lines[1:]) if k.lower() == b"content-type"
+    ]
+    return int(lines[0].split(b" ", 2)[1]), b"".join(types).strip().decode(), body
+
+
+def test_control_characters_in_headers_get_problem_json(hostile) -> None:
+    """h11 passes most control characters on to the app, but answers a few (NUL, VT, FF, a
+    bare CR, any in a header name) itself: every one of them must be a problem+json 4xx."""
+    app, seeded, server = hostile
+    p = seeded.pupils[0]
+    before = head(app)
+    path = f"/v1/students/{p.id}/reflections".encode()
+    for name, line in {
+        "ESC": b"X-Request-ID: a\x1bb",
+        "SOH": b"X-Request-ID: a\x01b",
+        "DEL": b"X-Request-ID: a\x7fb",
+        "NUL": b"X-Request-ID: a\x00b",
+        "vertical tab": b"X-Request-ID: a\x0bb",
+        "form feed": b"X-Request-ID: a\x0cb",
+        "bare CR": b"X-Request-ID: a\rb",
+        "control character in a name": b"X-Re\x01quest: a",
+        "NUL in the token": f"Authorization: Bearer {p.token}\x00".encode(),
+    }.items():
+        request = b"\r\n".join(
+            [b"POST " + path + b" HTTP/1.1", b"Host: 127.0.0.1", line,
+             b"Content-Type: application/json", b"Content-Length: 2", b"Connection: close", b""]
+        ) + b"\r\n{}"  # fmt: skip
+        status, ctype, body = raw_reply(server.port, request)
+        assert 400 <= status < 500 and ctype.startswith(PROBLEM_JSON), (name, status, ctype, body)
+        assert json.loads(body)["status"] == status, name
+    assert server.proc.poll() is None
+    assert head(app) == before, "a refused request wrote something"
+
+
 def test_injection_strings_are_stored_inertly_and_exported_neutralised(hostile, figures) -> None:
     app, seeded, server = hostile
     p = seeded.pupils[0]
