@@ -68,7 +68,7 @@ from ledger.errors import (
     VersionChanged,
 )
 from ledger.fresh_reads import FreshReads
-from ledger.persistence import bulk_copy
+from ledger.persistence import GroupCommitRecorder, bulk_copy
 from ledger.persistence import reads as command_reads
 from ledger.store import StoreConfig, parse_database_url
 
@@ -222,6 +222,13 @@ class LedgerApplication(Application):
             env = {**self.store.env, **(env or {})}
         super().__init__(env)
         self.clock = clock
+
+    def close(self) -> None:
+        # The group-commit recorder keeps a connection of the pool: it goes back before the pool
+        # closes (a connection out of the pool would stay open until collected).
+        if isinstance(self.recorder, GroupCommitRecorder):
+            self.recorder.close()
+        super().close()
 
     def register_transcodings(self, transcoder: Any) -> None:
         super().register_transcodings(transcoder)

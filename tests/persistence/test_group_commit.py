@@ -376,3 +376,34 @@ def test_the_cache_after_a_commit_is_what_a_replay_gives(postgres_url: str) -> N
     finally:
         here.close()
         there.close()
+
+
+def test_a_batch_goes_through_when_its_prepared_statement_went(pg_app: LedgerApplication) -> None:
+    """The batch statement is prepared once per connection; psycopg deallocates every statement
+    of a connection after a rollback there, and a session can be told DEALLOCATE ALL. The next
+    batch on such a connection prepares it again and commits, writing each row once."""
+    rec = recorder_of(pg_app)
+    pool = rec.datastore.pool
+
+    def deallocate_everywhere() -> int:
+        conns = [pool.getconn() for _ in range(pool.get_stats()["pool_size"])]
+        try:
+            for conn in conns:
+                conn.execute("DEALLOCATE ALL")
+        finally:
+            for conn in conns:
+                pool.putconn(conn)
+        return len(conns)
+
+    # The pool hands its connections out in turn: enough commands to have used each of them.
+    stream, turns = uuid.uuid4(), pool.get_stats()["pool_size"] + 1
+    for version in range(1, turns + 1):
+        rec.insert_events([event(stream, version)])
+    deallocate_everywhere()
+    # A version conflict: the fast path rolls back (psycopg may deallocate), the slow path refuses.
+    with pytest.raises(IntegrityError):
+        rec.insert_events([event(stream, 1)])
+    for version in range(turns + 1, 2 * turns + 1):
+        [nid] = rec.insert_events([event(stream, version)])
+        assert rec.select_notifications(nid, 1)[0].originator_version == version
+    assert [v for s, v, *_ in rows(rec) if s == stream] == list(range(1, 2 * turns + 1))
