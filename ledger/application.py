@@ -27,7 +27,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    project_aggregate,
+)
 from eventsourcing.persistence import IntegrityError, Transcoding
 
 from ledger import access
@@ -291,7 +296,9 @@ class LedgerApplication(Application):
                     )
                 )
             try:
-                recordings = self.save(*to_save, **command_reads.recorder_kwargs(read, to_save))
+                recordings = self._save_now(
+                    to_save, command_reads.recorder_kwargs(read, to_save), remember=checks_reads
+                )
             except IntegrityError:
                 if record_id is not None:
                     replay = self._replay(record_id, command, fp)
@@ -300,8 +307,6 @@ class LedgerApplication(Application):
                 # Another command moved one of our streams on: decide again on fresh state.
                 time.sleep(min(0.2, 0.002 * 2**attempt) * random.random())
                 continue
-            if checks_reads:
-                command_reads.remember(self.repository, self.mapper, recordings)
             position = max((r.notification.id for r in recordings), default=None)
             return CommandResult(outcome.value, position, len(recordings))
         raise ConcurrencyConflict(
@@ -423,14 +428,7 @@ class LedgerApplication(Application):
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Any]:
         if self._bulk is None:
-            # Application.save, with the events collected by _collect.
-            processing = ProcessingEvent()
-            _collect(processing, objs, kwargs)
-            recordings = self._record(processing)
-            self._take_snapshots(processing)
-            self._notify(recordings)
-            self.notify(processing.events)  # the library's deprecated hook, kept as it calls it
-            return recordings
+            return self._save_now(objs, kwargs, remember=False)
         chunk, known = self._bulk, self._bulk_known
         _collect(chunk, objs, kwargs)
         for obj in objs:
@@ -440,6 +438,39 @@ class LedgerApplication(Application):
         if len(chunk.events) >= self._bulk_chunk:
             self._flush_bulk()
         return []
+
+    def _save_now(
+        self, objs: Iterable[Any], kwargs: dict[str, Any], *, remember: bool
+    ) -> list[Any]:
+        """Application.save, with the events collected by _collect. ``remember``: bring the
+        cache forward from what was stored (ledger/persistence/reads.py) before snapshots are
+        taken, so that a snapshot due now is taken from the cache (``take_snapshot``)."""
+        processing = ProcessingEvent()
+        _collect(processing, tuple(objs), kwargs)
+        recordings = self._record(processing)
+        if remember:
+            command_reads.remember(self.repository, self.mapper, recordings)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        self.notify(processing.events)  # the library's deprecated hook, kept as it calls it
+        return recordings
+
+    def take_snapshot(
+        self,
+        aggregate_id: Any,
+        version: int | None = None,
+        projector_func: Any = project_aggregate,
+    ) -> None:
+        """The library's snapshot, of the cached state where the cache holds exactly the version
+        asked for: the library replays the aggregate from the store instead (two queries and
+        every event since the last snapshot decoded, 200 here, each time). The cache after a
+        commit is what a replay gives, types included (tests/persistence)."""
+        cached = command_reads.cached_at(self.repository, aggregate_id, version)
+        if cached is None or self.snapshots is None:
+            super().take_snapshot(aggregate_id, version, projector_func)
+            return
+        snapshot_class = getattr(type(cached), "Snapshot", type(self).snapshot_class)
+        self.snapshots.put([snapshot_class.take(cached)])
 
     def _flush_bulk(self, *, settle: bool = False) -> None:
         """Writes the chunk collected so far (on PostgreSQL: hands it to the block's writer

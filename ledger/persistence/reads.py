@@ -80,6 +80,22 @@ def _copy_cached(repository: Repository[Any], aggregate_id: UUID) -> Any:
         repository._disuse_fastforward_lock(aggregate_id)
 
 
+def cached_at(repository: Repository[Any], aggregate_id: UUID, version: int | None) -> Any:
+    """A copy of the cached aggregate if the cache holds it at exactly ``version``, else None."""
+    if repository.cache is None or version is None:
+        return None
+    lock = repository._use_fastforward_lock(aggregate_id)
+    try:
+        with lock:
+            try:
+                cached = repository.cache.get(aggregate_id)
+            except KeyError:
+                return None
+            return copy.deepcopy(cached) if cached.version == version else None
+    finally:
+        repository._disuse_fastforward_lock(aggregate_id)
+
+
 def recorder_kwargs(versions: dict[UUID, int] | None, saved: Iterable[Any]) -> dict[str, Any]:
     """The keyword the recorder checks: versions of what was read and is not being written."""
     if not versions:
