@@ -13,15 +13,18 @@ import statistics
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from psycopg._connection_base import BaseConnection
 from psycopg.sql import SQL, Identifier
 
 from bench.common import POSTGRES_URL, median_of, pg_schema, show, with_schema, write_result
 from bench.school import Cast
 from ledger.application import LedgerApplication
+from ledger.persistence import GroupCommitRecorder
 
 LIBRARY_RECORDER = "eventsourcing.postgres:PostgresApplicationRecorder"
 TARGETS = {1: 0.5, 8: 1.0}
@@ -55,6 +58,37 @@ def _timed(clients: int, work: Callable[[int], None]) -> float:
     if errors:
         raise errors[0]
     return elapsed
+
+
+@contextmanager
+def counting_round_trips() -> Iterator[list[int]]:
+    """Counts the queries sent to PostgreSQL while the block runs (each one round trip): psycopg's
+    cursor executes (the library's reads and writes), the commands psycopg sends itself (BEGIN
+    and COMMIT of a ``conn.transaction()``) and the group-commit recorder's batches, which go to
+    libpq directly. Wraps them for the block only; used in untimed runs."""
+    count = [0]
+    patched: list[tuple[Any, str, Any]] = []
+
+    def wrap(owner: Any, name: str, static: bool = False) -> None:
+        original = owner.__dict__[name]
+        inner = original.__func__ if static else original
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            count[0] += 1
+            return inner(*args, **kwargs)
+
+        patched.append((owner, name, original))
+        setattr(owner, name, staticmethod(counted) if static else counted)
+
+    wrap(psycopg.Cursor, "execute")
+    wrap(psycopg.Cursor, "executemany")
+    wrap(BaseConnection, "_exec_command")
+    wrap(GroupCommitRecorder, "_run", static=True)
+    try:
+        yield count
+    finally:
+        for owner, name, original in reversed(patched):
+            setattr(owner, name, original)
 
 
 class Raw:
@@ -107,24 +141,38 @@ class Ledger:
         self.commands_per_commit: list[float] = []
 
     def rate(self, clients: int, per_client: int) -> float:
-        cast = []
-        for _ in range(clients):
-            self.students += 1
-            login, _sid, xid = self.cast.student(f"S{self.students:05d}")
-            self.cast.log(login, xid, 0)  # warm the aggregate cache, as a running server has
-            cast.append((login, xid))
-
-        def work(c: int) -> None:
-            login, xid = cast[c]
-            for i in range(1, per_client + 1):
-                self.cast.log(login, xid, i)
-
+        work = self.work(self.new_cast(clients), per_client)
         before = self.batch_counts()
         rate = clients * per_client / _timed(clients, work)
         after = self.batch_counts()
         if after[0] > before[0]:
             self.commands_per_commit.append((after[1] - before[1]) / (after[0] - before[0]))
         return rate
+
+    def new_cast(self, clients: int) -> list[tuple[Any, uuid.UUID]]:
+        cast = []
+        for _ in range(clients):
+            self.students += 1
+            login, _sid, xid = self.cast.student(f"S{self.students:05d}")
+            self.cast.log(login, xid, 0)  # warm the aggregate cache, as a running server has
+            cast.append((login, xid))
+        return cast
+
+    def work(self, cast: list[tuple[Any, uuid.UUID]], per_client: int) -> Callable[[int], None]:
+        def work(c: int) -> None:
+            login, xid = cast[c]
+            for i in range(1, per_client + 1):
+                self.cast.log(login, xid, i)
+
+        return work
+
+    def round_trips(self, clients: int, per_client: int) -> float:
+        """Queries sent per command, counted in an untimed run of the same shape."""
+        work = self.work(self.new_cast(clients), per_client)
+        with counting_round_trips() as count:
+            _timed(clients, work)
+        CPU_SECONDS.pop()
+        return count[0] / (clients * per_client)
 
     def batch_counts(self) -> tuple[int, int]:
         return getattr(self.app.recorder, "batches", (0, 0))
@@ -158,6 +206,10 @@ def run(quick: bool = False) -> dict[str, Any]:
                         samples[name].append(side.rate(clients, n))
                         cpu[name].append(1e6 * CPU_SECONDS[-1] / (clients * n))
                 med = {k: median_of(len(v), iter(v).__next__)[0] for k, v in samples.items()}
+                trips = {
+                    "ledger": group.round_trips(clients, n),
+                    "library": library.round_trips(clients, n),
+                }
                 entry = {
                     "clients": clients,
                     "commands_per_client": n,
@@ -175,6 +227,8 @@ def run(quick: bool = False) -> dict[str, Any]:
                     ],
                     "ledger_commands_per_commit": group.commands_per_commit[-reps:],
                     "client_cpu_us_per_command": {k: statistics.median(v) for k, v in cpu.items()},
+                    # Queries sent to PostgreSQL per command (raw: one), in an untimed run.
+                    "round_trips_per_command": trips,
                     "samples": samples,
                 }
                 results.append(entry)
