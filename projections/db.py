@@ -2,12 +2,20 @@
 
 SQL is written with ``?`` placeholders; on PostgreSQL they become ``%s`` and the connection's
 search_path is the ledger's schema, so view tables sit beside the events.
+
+Two kinds of connection: one for the projectors' write transactions (``transaction()``, under a
+lock), and a small pool for the API's reads (``reading()``). Reads used to share the one locked
+connection, so a slow read (an as-of fold over a student's whole year) held up every other read
+of the process and the projector's next commit behind it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
+import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -16,25 +24,96 @@ import psycopg
 
 from ledger.store import StoreConfig
 
+# Read connections per process. More than the cores: a reader spends most of a read waiting on
+# the database, and the API's thread pool runs up to 40 requests at once.
+READERS = 4
+# Seconds a read connection may sit idle before it is pinged when taken: a database restart or
+# an idle timeout ends it without psycopg knowing until the next statement fails on it.
+IDLE_BEFORE_PING = 1.0
 
-class Database:
-    def __init__(self, store: StoreConfig) -> None:
+
+def _translate(kind: str, sql: str) -> str:
+    if kind == "sqlite":
+        return sql.replace(" FOR UPDATE", "")
+    # A literal % (a LIKE pattern written into the SQL) would read as a placeholder.
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class Statements:
+    """What runs SQL on one connection: the projectors' (``Database``) or a borrowed read
+    connection (``Reader``)."""
+
+    kind: str
+    conn: Any
+
+    def _ready(self) -> None:
+        """Called before each statement."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        self._ready()
+        return self.conn.execute(_translate(self.kind, sql), tuple(params))
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return list(self.execute(sql, params).fetchall())
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
+        return self.execute(sql, params).fetchone()
+
+    def among(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """``column`` is one of ``values``, as SQL and its parameters. On PostgreSQL one array
+        parameter: the same statement text whatever the number of values, which psycopg
+        parses once instead of once per list length. Run it with ``lookup``."""
+        if self.kind == "postgres":
+            return f"{column} = ANY(?)", [list(values)]
+        return f"{column} IN ({','.join('?' * len(values))})", list(values)
+
+    def lookup(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """``all`` for the projectors' key lookups, planned afresh each time on PostgreSQL:
+        psycopg prepares a statement run five times, and a plan made while a rebuild's tables
+        were nearly empty (a sequential scan) was then kept as they grew, within the
+        transaction that fills them (109k events: lookups 0.26 s -> 1.55 s)."""
+        self._ready()
+        if self.kind == "sqlite":
+            cur = self.conn.execute(_translate(self.kind, sql), tuple(params))
+        else:
+            cur = self.conn.execute(_translate(self.kind, sql), tuple(params), prepare=False)
+        return list(cur.fetchall()) if cur.description is not None else []
+
+
+class Reader(Statements):
+    """Statements on one borrowed read connection (see ``Database.reading``)."""
+
+    def __init__(self, kind: str, conn: Any) -> None:
+        self.kind, self.conn = kind, conn
+
+
+class Database(Statements):
+    def __init__(self, store: StoreConfig, readers: int = READERS) -> None:
         self.kind = store.kind
+        self.store = store
         self.lock = threading.RLock()
+        self.conn: Any = self._connect()
         if store.kind == "sqlite":
-            # Autocommit mode: transactions are begun explicitly (BEGIN IMMEDIATE takes the
-            # write lock at once, which is what serialises projectors across processes).
-            self.conn: Any = sqlite3.connect(
-                store.sqlite_path, isolation_level=None, check_same_thread=False, timeout=30
-            )
-            self.conn.execute("PRAGMA busy_timeout = 30000")
             # Only this connection's commits: views and their tracking are lost together on a
             # power cut (WAL keeps the file sound) and are projected again; events keep FULL.
             self.conn.execute("PRAGMA synchronous = NORMAL")
-        else:
-            self.store = store
-            self.conn = self._connect_postgres()
         self.in_tx = False
+        # Read connections not in use, with when each was given back (most recent last).
+        self._idle: deque[tuple[Any, float]] = deque()
+        self._idle_lock = threading.Lock()
+        self._reader_slots = threading.BoundedSemaphore(readers)
+        self._closed = False
+
+    def _connect(self) -> Any:
+        if self.kind == "sqlite":
+            # Autocommit mode: transactions are begun explicitly (BEGIN IMMEDIATE takes the
+            # write lock at once, which is what serialises projectors across processes).
+            conn = sqlite3.connect(
+                self.store.sqlite_path, isolation_level=None, check_same_thread=False, timeout=30
+            )
+            conn.execute("PRAGMA busy_timeout = 30000")
+            return conn
+        return self._connect_postgres()
 
     def _connect_postgres(self) -> Any:
         conn = psycopg.connect(self.store.postgres_conninfo, autocommit=True)
@@ -53,13 +132,10 @@ class Database:
                     self.conn = self._connect_postgres()
 
     def _sql(self, sql: str) -> str:
-        if self.kind == "sqlite":
-            return sql.replace(" FOR UPDATE", "")
-        return sql.replace("?", "%s")
+        return _translate(self.kind, sql)
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+    def _ready(self) -> None:
         self._alive()
-        return self.conn.execute(self._sql(sql), tuple(params))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
@@ -93,32 +169,6 @@ class Database:
             for row in rows:
                 copy.write_row(row)
 
-    def among(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
-        """``column`` is one of ``values``, as SQL and its parameters. On PostgreSQL one array
-        parameter: the same statement text whatever the number of values, which psycopg
-        parses once instead of once per list length. Run it with ``lookup``."""
-        if self.kind == "postgres":
-            return f"{column} = ANY(?)", [list(values)]
-        return f"{column} IN ({','.join('?' * len(values))})", list(values)
-
-    def lookup(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        """``all`` for the projectors' key lookups, planned afresh each time on PostgreSQL:
-        psycopg prepares a statement run five times, and a plan made while a rebuild's tables
-        were nearly empty (a sequential scan) was then kept as they grew, within the
-        transaction that fills them (109k events: lookups 0.26 s -> 1.55 s)."""
-        self._alive()
-        if self.kind == "sqlite":
-            cur = self.conn.execute(self._sql(sql), tuple(params))
-        else:
-            cur = self.conn.execute(self._sql(sql), tuple(params), prepare=False)
-        return list(cur.fetchall()) if cur.description is not None else []
-
-    def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        return list(self.execute(sql, params).fetchall())
-
-    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
-        return self.execute(sql, params).fetchone()
-
     @contextmanager
     def transaction(self) -> Iterator[Database]:
         """One write transaction; on SQLite it holds the database's write lock from the start."""
@@ -145,20 +195,75 @@ class Database:
                         self.in_tx = False
 
     @contextmanager
-    def reading(self) -> Iterator[Database]:
-        """A consistent read of several statements (one snapshot)."""
-        self._alive()
-        with self.lock:
-            if self.kind == "sqlite":
-                self.conn.execute("BEGIN")
-                try:
-                    yield self
-                finally:
-                    self.conn.execute("COMMIT")
-            else:
-                with self.conn.transaction():
-                    self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    yield self
+    def reading(self, snapshot: bool = False) -> Iterator[Reader]:
+        """Reads on a pooled connection of their own, never the projectors' one. Each statement
+        sees what was committed when it began (a projection's batch commits whole, so never half
+        of one); with ``snapshot``, every statement sees the same snapshot."""
+        self._reader_slots.acquire()
+        try:
+            conn = self._take()
+            try:
+                reader = Reader(self.kind, conn)
+                if not snapshot:
+                    yield reader
+                elif self.kind == "sqlite":
+                    conn.execute("BEGIN")
+                    try:
+                        yield reader
+                    finally:
+                        conn.execute("COMMIT")
+                else:
+                    with conn.transaction():
+                        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                        yield reader
+            finally:
+                self._give_back(conn)
+        finally:
+            self._reader_slots.release()
+
+    def _take(self) -> Any:
+        while True:
+            with self._idle_lock:
+                if not self._idle:
+                    break
+                conn, since = self._idle.pop()
+            if self.kind == "sqlite" or self._usable(conn, since):
+                return conn
+        conn = self._connect()
+        if self.kind == "sqlite":
+            conn.execute("PRAGMA query_only = ON")
+        return conn
+
+    @staticmethod
+    def _usable(conn: Any, since: float) -> bool:
+        if conn.broken or conn.closed:
+            return False
+        if time.monotonic() - since < IDLE_BEFORE_PING:
+            return True
+        try:
+            conn.execute("SELECT 1")
+        except psycopg.Error:
+            with contextlib.suppress(Exception):
+                conn.close()
+            return False
+        return True
+
+    def _give_back(self, conn: Any) -> None:
+        """Keep a connection for the next read if it is sound and outside any transaction
+        (a failure can leave it broken or mid-transaction); close it otherwise."""
+        if self.kind == "sqlite":
+            sound = not conn.in_transaction
+        else:
+            sound = (
+                not (conn.broken or conn.closed)
+                and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            )
+        with self._idle_lock:
+            if sound and not self._closed:
+                self._idle.append((conn, time.monotonic()))
+                return
+        with contextlib.suppress(Exception):  # closing a connection that already failed
+            conn.close()
 
     def advisory_lock(self, key: int) -> None:
         """Serialise schema set-up between processes (inside a transaction)."""
@@ -166,5 +271,10 @@ class Database:
             self.execute("SELECT pg_advisory_xact_lock(?)", (key,))
 
     def close(self) -> None:
+        with self._idle_lock:
+            self._closed = True
+            idle, self._idle = list(self._idle), deque()
+        for conn, _ in idle:
+            conn.close()
         with self.lock:
             self.conn.close()

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from projections import codec, reducer
-from projections.db import Database
+from projections.db import Database, Statements
 from projections.rows import STUDENT_OWNED, describe
 
 Row = dict[str, Any]
@@ -203,7 +203,7 @@ def framework_doc(fid: str, revision: int, d: Row) -> Row:
     }
 
 
-def load_states(db: Database, student_ids: list[str]) -> dict[str, Row]:
+def load_states(db: Statements, student_ids: list[str]) -> dict[str, Row]:
     states: dict[str, Row] = {}
     for part in chunks(student_ids):
         where, params = db.among("student_id", part)

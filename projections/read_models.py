@@ -20,10 +20,10 @@ import structlog
 from ledger.domain.areas import WASHINGTON_REQUIREMENTS
 from ledger.errors import InvalidCommand
 from projections import codec, reducer
-from projections.db import Database
+from projections.db import Database, Statements
 from projections.projectors import AUDIT_COLUMNS, Run, States, load_states
 from projections.rows import StoredRows
-from projections.schema import PROJECTIONS, TABLES, TRACKING, deferred
+from projections.schema import BEYOND_EXPERIENCES, PROJECTIONS, TABLES, TRACKING, deferred
 
 Row = dict[str, Any]
 log = structlog.get_logger(__name__)
@@ -313,6 +313,12 @@ class ReadModels:
         finally:
             with self.db.transaction() as db:
                 self._create(db, names)
+                if db.kind == "postgres":
+                    # Fresh tables have no statistics until autovacuum gets to them: the planner
+                    # then guesses a thousands of rows per student and reads them by bitmap.
+                    for n in names:
+                        for table in TABLES[n]:
+                            db.execute(f"ANALYZE {table}")  # noqa: S608 - our names
         seconds = time.perf_counter() - began
         return {
             "projections": list(names),
@@ -362,9 +368,11 @@ class ReadModels:
             params += values
         folded, folded_params = where, list(params)
         if aggregates is not None:
+            if "Experience" not in aggregates:
+                folded += " AND " + BEYOND_EXPERIENCES
             folded += " AND (" + " OR ".join("type LIKE ?" for _ in aggregates) + ")"
             folded_params += [f"{a}.%" for a in aggregates]
-        with self.db.reading() as db:
+        with self.db.reading(snapshot=True) as db:
             if db.one("SELECT 1 FROM view_student_state WHERE student_id = ?", (sid,)) is None:
                 return None
             # The conditions are our own text; every value is a parameter.
@@ -422,10 +430,8 @@ class ReadModels:
 
     # ------------------------------------------------------------------ queries
     def student(self, student_id: Any) -> Row | None:
-        with self.db.lock:
-            row = self.db.one(
-                "SELECT doc FROM view_students WHERE student_id = ?", (str(student_id),)
-            )
+        with self.db.reading() as db:
+            row = db.one("SELECT doc FROM view_students WHERE student_id = ?", (str(student_id),))
         return codec.loads(row[0]) if row else None
 
     def list_students(
@@ -456,14 +462,14 @@ class ReadModels:
         if after is not None:
             sql += " AND student_id > ?"
             params.append(str(after))
-        with self.db.lock:
-            rows = self.db.all(sql + " ORDER BY student_id LIMIT ?", [*params, limit + 1])
+        with self.db.reading() as db:
+            rows = db.all(sql + " ORDER BY student_id LIMIT ?", [*params, limit + 1])
         items = [codec.loads(doc) for _, doc in rows[:limit]]
         return Page(items, _cursor(rows[limit - 1][0]) if len(rows) > limit else None)
 
     def framework(self, framework_id: Any) -> Row | None:
-        with self.db.lock:
-            row = self.db.one(
+        with self.db.reading() as db:
+            row = db.one(
                 "SELECT doc FROM view_frameworks WHERE framework_id = ?", (str(framework_id),)
             )
         return codec.loads(row[0]) if row else None
@@ -471,8 +477,8 @@ class ReadModels:
     def frameworks(self, cursor: str | None = None, limit: int = 50) -> Page:
         limit = _limit(limit)
         after = _uncursor(cursor) or ""
-        with self.db.lock:
-            rows = self.db.all(
+        with self.db.reading() as db:
+            rows = db.all(
                 "SELECT framework_id, doc FROM view_frameworks WHERE framework_id > ? "
                 "ORDER BY framework_id LIMIT ?",
                 (after, limit + 1),
@@ -481,10 +487,8 @@ class ReadModels:
         return Page(items, _cursor(rows[limit - 1][0]) if len(rows) > limit else None)
 
     def _experience_rows(self, student_id: str) -> list[Row]:
-        with self.db.lock:
-            rows = self.db.all(
-                "SELECT doc FROM view_experiences WHERE student_id = ?", (student_id,)
-            )
+        with self.db.reading() as db:
+            rows = db.all("SELECT doc FROM view_experiences WHERE student_id = ?", (student_id,))
         return sorted((codec.loads(d) for (d,) in rows), key=lambda r: (r["starts_on"], r["id"]))
 
     def experiences(self, student_id: Any, cursor: str | None = None, limit: int = 50) -> Page:
@@ -500,8 +504,8 @@ class ReadModels:
     ) -> Page:
         """The experiences one mentor is assigned to, ordered by start date."""
         limit = _limit(limit)
-        with self.db.lock:
-            found = self.db.all(
+        with self.db.reading() as db:
+            found = db.all(
                 "SELECT doc FROM view_experiences WHERE mentor_id = ?", (str(mentor_id),)
             )
         rows = sorted((codec.loads(d) for (d,) in found), key=lambda r: (r["starts_on"], r["id"]))
@@ -510,8 +514,8 @@ class ReadModels:
         return Page(rows[start : start + limit], _cursor(start + limit) if more else None)
 
     def experience(self, experience_id: Any) -> Row | None:
-        with self.db.lock:
-            row = self.db.one(
+        with self.db.reading() as db:
+            row = db.one(
                 "SELECT doc FROM view_experiences WHERE experience_id = ?", (str(experience_id),)
             )
         return codec.loads(row[0]) if row else None
@@ -521,8 +525,8 @@ class ReadModels:
     ) -> list[Row]:
         self._check_time(as_of, effective_on)
         if as_of is None and effective_on is None:
-            with self.db.lock:
-                rows = self.db.all(
+            with self.db.reading() as db:
+                rows = db.all(
                     "SELECT doc FROM view_mastery WHERE student_id = ? "
                     "ORDER BY framework_id, competency_id",
                     (str(student_id),),
@@ -532,13 +536,13 @@ class ReadModels:
         return [] if at is None else reducer.mastery_rows(*at)
 
     def _credit_rows(self, student_id: str) -> list[Row]:
-        with self.db.lock:
-            rows = self.db.all("SELECT doc FROM view_credits WHERE student_id = ?", (student_id,))
+        with self.db.reading() as db:
+            rows = db.all("SELECT doc FROM view_credits WHERE student_id = ?", (student_id,))
         return sorted((codec.loads(d) for (d,) in rows), key=reducer._term_key)
 
     def _current(self, student_id: str) -> tuple[Row | None, int] | None:
-        with self.db.lock:
-            found = self.db.one(
+        with self.db.reading() as db:
+            found = db.one(
                 "SELECT position FROM view_student_state WHERE student_id = ?", (student_id,)
             )
         if found is None:
@@ -553,8 +557,8 @@ class ReadModels:
         if as_of is None and effective_on is None:
             # One statement, so one snapshot: the position, the student and the credits can't
             # come from either side of a projection's commit (and one round trip, not three).
-            with self.db.lock:
-                rows = self.db.all(
+            with self.db.reading() as db:
+                rows = db.all(
                     "SELECT 0, CAST(position AS TEXT) FROM view_student_state WHERE student_id = ?"
                     " UNION ALL SELECT 1, doc FROM view_students WHERE student_id = ?"
                     " UNION ALL SELECT 2, doc FROM view_credits WHERE student_id = ?",
@@ -579,8 +583,8 @@ class ReadModels:
         return {**doc, "as_of": as_of, "effective_on": effective_on}
 
     def credit(self, credit_id: Any) -> Row | None:
-        with self.db.lock:
-            row = self.db.one("SELECT doc FROM view_credits WHERE credit_id = ?", (str(credit_id),))
+        with self.db.reading() as db:
+            row = db.one("SELECT doc FROM view_credits WHERE credit_id = ?", (str(credit_id),))
         return codec.loads(row[0]) if row else None
 
     def hours(
@@ -597,7 +601,7 @@ class ReadModels:
             return None
         return reducer.hours_doc(reducer.experience_rows(at[0]), reducer.credit_rows(at[0]))
 
-    def _events_of(self, db: Database, originator_id: str) -> list[Row]:
+    def _events_of(self, db: Statements, originator_id: str) -> list[Row]:
         return [
             _event(r)
             for r in db.all(
@@ -612,7 +616,7 @@ class ReadModels:
         credit = self.credit(credit_id)
         if credit is None:
             return None
-        with self.db.reading() as db:
+        with self.db.reading(snapshot=True) as db:
             state = load_states(db, [credit["student_id"]])[credit["student_id"]]
             decisions = self._events_of(db, credit["id"])
             judgments = []
@@ -662,7 +666,7 @@ class ReadModels:
         }
 
     @staticmethod
-    def _entry_ids(db: Database, originator_id: str) -> list[str | None]:
+    def _entry_ids(db: Statements, originator_id: str) -> list[str | None]:
         return [
             codec.loads(d).get("entry_id")
             for (d,) in db.all(
@@ -708,8 +712,8 @@ class ReadModels:
         if after is not None:
             sql += " AND position > ?"
             params.append(after)
-        with self.db.lock:
-            rows = self.db.all(sql + " ORDER BY position LIMIT ?", [*params, limit + 1])
+        with self.db.reading() as db:
+            rows = db.all(sql + " ORDER BY position LIMIT ?", [*params, limit + 1])
         items = []
         for r in rows[:limit]:
             item = dict(zip(AUDIT_COLUMNS, r, strict=True))
@@ -725,7 +729,7 @@ class ReadModels:
     def dump(self) -> dict[str, list[tuple]]:
         """Every view table's rows, sorted: what "incremental equals rebuild" compares."""
         out = {}
-        with self.db.reading() as db:
+        with self.db.reading(snapshot=True) as db:
             for tables in TABLES.values():
                 for table in tables:
                     out[table] = sorted(

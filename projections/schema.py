@@ -3,6 +3,13 @@ projection's last applied log position."""
 
 from __future__ import annotations
 
+# Nine in ten events are an experience's (hours logged and reviewed, mostly). A fold that needs
+# none of them (the transcript as of a date: students and credits) reads a student's events
+# through a partial index without them: at 1M events an as-of transcript read ~550 scattered
+# rows (26 ms cold) where it needed ~60 (0.5 ms). The query repeats this text exactly, which is
+# how both databases know the index applies.
+BEYOND_EXPERIENCES = "type NOT LIKE 'Experience.%'"
+
 TRACKING = """CREATE TABLE IF NOT EXISTS view_tracking (
     name TEXT PRIMARY KEY, position BIGINT NOT NULL)"""
 
@@ -42,6 +49,8 @@ TABLES: dict[str, dict[str, list[str]]] = {
                 ON view_student_events (student_id, position)""",
             """CREATE INDEX IF NOT EXISTS view_student_events_originator
                 ON view_student_events (originator_id, position)""",
+            f"""CREATE INDEX IF NOT EXISTS view_student_events_beyond_experiences
+                ON view_student_events (student_id, position) WHERE {BEYOND_EXPERIENCES}""",
         ],
         "view_student_state": [
             """CREATE TABLE IF NOT EXISTS view_student_state (
