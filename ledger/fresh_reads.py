@@ -42,23 +42,39 @@ class FreshReads:
 
     def refresh(self) -> None:
         """Forget every aggregate an event after the last refresh touched (one query when
-        nothing happened). Call it once at the start of each request."""
+        nothing happened). Call it once at the start of each request.
+
+        The query runs outside the lock: it is a round trip to the database, and every request
+        of the process would queue behind it for ``get``. Concurrent refreshes each read from
+        where the cache stood when they began and apply what they found; the position only
+        moves forward."""
         with self._lock:
-            if self._through is None:
-                self._items.clear()
-                self._through = self.app.recorder.max_notification_id() or 0
+            start = self._through
+        if start is None:
+            newest = self.app.recorder.max_notification_id() or 0
+            with self._lock:
+                if self._through is None:
+                    self._items.clear()
+                    self._through = newest
+            return
+        touched: list[UUID] = []
+        through = start
+        for _ in range(TAIL_PAGES):
+            notes = self.app.recorder.select_notifications(
+                through, TAIL_PAGE, inclusive_of_start=False
+            )
+            touched += [n.originator_id for n in notes]
+            if notes:
+                through = notes[-1].id
+            if len(notes) < TAIL_PAGE:
+                with self._lock:
+                    for aggregate_id in touched:
+                        self._items.pop(aggregate_id, None)
+                    if self._through is not None and through > self._through:
+                        self._through = through
                 return
-            for _ in range(TAIL_PAGES):
-                notes = self.app.recorder.select_notifications(
-                    self._through, TAIL_PAGE, inclusive_of_start=False
-                )
-                for n in notes:
-                    self._items.pop(n.originator_id, None)
-                if notes:
-                    self._through = notes[-1].id
-                if len(notes) < TAIL_PAGE:
-                    return
-            self._through = None  # far behind: start over at the next refresh
+        with self._lock:  # far behind: start over at the next refresh
+            self._through = None
             self._items.clear()
 
     def get(self, cls: type[A], aggregate_id: UUID | str) -> A:
