@@ -90,7 +90,12 @@ def create_app(
         lifespan=lifespan,
     )
     problems.install(api)
+    # The reads first: a request is matched against the routes in this order, and matching
+    # the busiest ones after every other router's routes was a tenth of a GET's server CPU. No
+    # two routes match the same path, so the order changes nothing else (and the docs group by tag).
     for module in (
+        reads,
+        operations,
         frameworks,
         imports,
         students,
@@ -99,8 +104,6 @@ def create_app(
         evidence,
         judgments,
         credits,
-        reads,
-        operations,
         exports,
         integrity,
     ):

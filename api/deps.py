@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from fastapi import Depends, Header, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime
+from starlette.concurrency import run_in_threadpool
 
 from api import schemas
 from api.problems import PreconditionFailed, Unauthenticated
@@ -22,6 +24,8 @@ from ledger.domain.user import idempotency_id
 from ledger.errors import InvalidCommand, NotFound
 from ledger.fresh_reads import FreshReads
 from projections import ReadModels
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -75,11 +79,13 @@ LedgerDep = Annotated[Ledger, Depends(get_ledger)]
 bearer = HTTPBearer(auto_error=False, description="A token from `ledger users add`.")
 
 
-def current_actor(
-    request: Request,
-    ledger: LedgerDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def authenticated(
+    request: Request, ledger: Ledger, credentials: HTTPAuthorizationCredentials | None
 ) -> Actor:
+    """The caller, checked against the log as it stands now (one query; it blocks)."""
     if credentials is None:
         raise Unauthenticated("send Authorization: Bearer <token>")
     ledger.fresh.refresh()
@@ -90,7 +96,35 @@ def current_actor(
     return actor
 
 
+def current_actor(request: Request, ledger: LedgerDep, credentials: CredentialsDep) -> Actor:
+    return authenticated(request, ledger, credentials)
+
+
 ActorDep = Annotated[Actor, Depends(current_actor)]
+
+
+@dataclass(frozen=True)
+class Reader:
+    """For the read routes: the caller is authenticated in the same thread-pool hop as the
+    read itself. A sync dependency and a sync route are a hop each, and a sync route's response
+    is validated in a third; together they cost more CPU than the read they carried."""
+
+    request: Request
+    ledger: Ledger
+    credentials: HTTPAuthorizationCredentials | None
+
+    async def run(self, read: Callable[[Actor], T]) -> T:
+        return await run_in_threadpool(self._run, read)
+
+    def _run(self, read: Callable[[Actor], T]) -> T:
+        return read(authenticated(self.request, self.ledger, self.credentials))
+
+
+async def reader(request: Request, ledger: LedgerDep, credentials: CredentialsDep) -> Reader:
+    return Reader(request, ledger, credentials)
+
+
+ReaderDep = Annotated[Reader, Depends(reader)]
 
 IdempotencyKey = Annotated[
     str | None,

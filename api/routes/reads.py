@@ -12,19 +12,18 @@ from fastapi import APIRouter, Query
 
 from api import schemas
 from api.deps import (
-    ActorDep,
     AsOf,
     Cursor,
-    LedgerDep,
     Limit,
     MomentDep,
+    ReaderDep,
     moment,
     visible_of_student,
     visible_student,
 )
 from api.routes import PROBLEMS
 from ledger import access
-from ledger.domain import Role
+from ledger.domain import Actor, Role
 
 router = APIRouter(tags=["reads"], responses=PROBLEMS)
 
@@ -36,10 +35,13 @@ Filter = Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_.:/\-
     response_model=schemas.Mastery,
     summary="Mastery per competency",
 )
-def mastery(student_id: UUID, actor: ActorDep, ledger: LedgerDep, at: MomentDep) -> schemas.Mastery:
-    visible_student(ledger, actor, student_id)
-    rows = ledger.read("student", student_id, "mastery", str(student_id), **at.kw)
-    return schemas.Mastery(student_id=str(student_id), competencies=rows, **at.kw)
+async def mastery(student_id: UUID, caller: ReaderDep, at: MomentDep) -> schemas.Mastery:
+    def read(actor: Actor) -> schemas.Mastery:
+        visible_student(caller.ledger, actor, student_id)
+        rows = caller.ledger.read("student", student_id, "mastery", str(student_id), **at.kw)
+        return schemas.Mastery(student_id=str(student_id), competencies=rows, **at.kw)
+
+    return await caller.run(read)
 
 
 @router.get(
@@ -47,9 +49,12 @@ def mastery(student_id: UUID, actor: ActorDep, ledger: LedgerDep, at: MomentDep)
     response_model=dict[str, Any],
     summary="The transcript: credits by term and progress by graduation area",
 )
-def transcript(student_id: UUID, actor: ActorDep, ledger: LedgerDep, at: MomentDep) -> dict:
-    visible_student(ledger, actor, student_id)
-    return ledger.read("student", student_id, "transcript", str(student_id), **at.kw)
+async def transcript(student_id: UUID, caller: ReaderDep, at: MomentDep) -> dict:
+    def read(actor: Actor) -> dict:
+        visible_student(caller.ledger, actor, student_id)
+        return caller.ledger.read("student", student_id, "transcript", str(student_id), **at.kw)
+
+    return await caller.run(read)
 
 
 @router.get(
@@ -57,9 +62,12 @@ def transcript(student_id: UUID, actor: ActorDep, ledger: LedgerDep, at: MomentD
     response_model=dict[str, Any],
     summary="Hours logged, verified, disputed and credited, per experience",
 )
-def hours(student_id: UUID, actor: ActorDep, ledger: LedgerDep, at: MomentDep) -> dict:
-    visible_student(ledger, actor, student_id)
-    return ledger.read("student", student_id, "hours", str(student_id), **at.kw)
+async def hours(student_id: UUID, caller: ReaderDep, at: MomentDep) -> dict:
+    def read(actor: Actor) -> dict:
+        visible_student(caller.ledger, actor, student_id)
+        return caller.ledger.read("student", student_id, "hours", str(student_id), **at.kw)
+
+    return await caller.run(read)
 
 
 @router.get(
@@ -67,9 +75,13 @@ def hours(student_id: UUID, actor: ActorDep, ledger: LedgerDep, at: MomentDep) -
     response_model=dict[str, Any],
     summary="Why a credit stands: its decisions, judgments and their evidence, as events",
 )
-def lineage(credit_id: UUID, actor: ActorDep, ledger: LedgerDep) -> dict:
-    visible_of_student(ledger, actor, ledger.app.credit(credit_id), "credit")
-    return ledger.read("credit", credit_id, "lineage", str(credit_id))
+async def lineage(credit_id: UUID, caller: ReaderDep) -> dict:
+    def read(actor: Actor) -> dict:
+        ledger = caller.ledger
+        visible_of_student(ledger, actor, ledger.app.credit(credit_id), "credit")
+        return ledger.read("credit", credit_id, "lineage", str(credit_id))
+
+    return await caller.run(read)
 
 
 @router.get(
@@ -77,12 +89,15 @@ def lineage(credit_id: UUID, actor: ActorDep, ledger: LedgerDep) -> dict:
     response_model=schemas.Page,
     summary="Every recorded act about one student, oldest first",
 )
-def history(
-    student_id: UUID, actor: ActorDep, ledger: LedgerDep, cursor: Cursor = None, limit: Limit = 50
+async def history(
+    student_id: UUID, caller: ReaderDep, cursor: Cursor = None, limit: Limit = 50
 ) -> schemas.Page:
-    visible_student(ledger, actor, student_id)
-    page = ledger.reads.history(str(student_id), cursor=cursor, limit=limit)
-    return schemas.Page(items=page.items, next_cursor=page.next_cursor)
+    def read(actor: Actor) -> schemas.Page:
+        visible_student(caller.ledger, actor, student_id)
+        page = caller.ledger.reads.history(str(student_id), cursor=cursor, limit=limit)
+        return schemas.Page(items=page.items, next_cursor=page.next_cursor)
+
+    return await caller.run(read)
 
 
 @router.get(
@@ -90,9 +105,8 @@ def history(
     response_model=schemas.Page,
     summary="The audit log (registrar); filter by actor, event type, student and recorded time",
 )
-def audit(
-    actor: ActorDep,
-    ledger: LedgerDep,
+async def audit(
+    caller: ReaderDep,
     actor_id: Annotated[Filter, Query(alias="actor")] = None,
     event_type: Annotated[Filter, Query(alias="type")] = None,
     student_id: UUID | None = None,
@@ -101,14 +115,17 @@ def audit(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> schemas.Page:
-    access.require_role(actor, Role.REGISTRAR)
-    page = ledger.reads.audit(
-        actor_id=actor_id,
-        event_type=event_type,
-        student_id=str(student_id) if student_id else None,
-        since=moment(as_of=since).as_of,
-        until=moment(as_of=until).as_of,
-        cursor=cursor,
-        limit=limit,
-    )
-    return schemas.Page(items=page.items, next_cursor=page.next_cursor)
+    def read(actor: Actor) -> schemas.Page:
+        access.require_role(actor, Role.REGISTRAR)
+        page = caller.ledger.reads.audit(
+            actor_id=actor_id,
+            event_type=event_type,
+            student_id=str(student_id) if student_id else None,
+            since=moment(as_of=since).as_of,
+            until=moment(as_of=until).as_of,
+            cursor=cursor,
+            limit=limit,
+        )
+        return schemas.Page(items=page.items, next_cursor=page.next_cursor)
+
+    return await caller.run(read)
