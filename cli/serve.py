@@ -10,14 +10,6 @@ import typer
 from cli.common import fail
 from ledger.settings import get_settings
 
-# h11, not httptools even where it is installed: httptools refuses a request with a control
-# character in a header (say, a junk X-Request-ID) with a plain-text 400 before the app can
-# answer it with problem+json (tests/reliability/test_hostile_input.py). h11 lets most control
-# characters through to the app but refuses NUL, VT, FF and a bare CR itself, also in plain
-# text: our subclass answers those in problem+json. A string, so --workers can import it in
-# each worker. uvloop is kept.
-HTTP = "api.http_protocol:ProblemH11Protocol"
-
 
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
@@ -40,6 +32,11 @@ def serve(
     import uvicorn
 
     from api import create_app
+    from api.http_protocol import http_protocol
+
+    # Our subclass of uvicorn's protocol (httptools where it is installed) answers a request its
+    # parser refuses in problem+json like every other refusal; uvloop is uvicorn's own choice.
+    http = http_protocol()
 
     url = database_url or get_settings().database_url
     if demo_if_empty:
@@ -54,7 +51,7 @@ def serve(
     typer.echo(f"serving the ledger at http://{host}:{port} (docs: http://{host}:{port}/docs)")
     if workers == 1:
         api = create_app(url, checkpoint_seconds=10.0)
-        uvicorn.run(api, host=host, port=port, log_level="warning", http=HTTP)
+        uvicorn.run(api, host=host, port=port, log_level="warning", http=http)
         return
     # Worker processes build their app from the environment (uvicorn imports the factory).
     os.environ["LEDGER_DATABASE_URL"] = url
@@ -65,5 +62,5 @@ def serve(
         port=port,
         workers=workers,
         log_level="warning",
-        http=HTTP,
+        http=http,
     )
