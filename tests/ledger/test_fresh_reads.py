@@ -72,22 +72,22 @@ def test_a_copy_loaded_while_a_refresh_moved_on_is_not_kept(app, school) -> None
     sid, _ = school.enroll("F2")
     reads = FreshReads(app)
     reads.refresh()
-    real_get = app.repository.get
+    real_load = reads._load
 
-    def get_then_change(aggregate_id, *args, **kwargs):
+    def load_then_change(aggregate_id):
         # Load first, then another request changes the student and refreshes, all before
         # this load puts its (now stale) copy in the cache.
-        loaded = real_get(aggregate_id, *args, **kwargs)
-        app.repository.get = real_get
+        loaded = real_load(aggregate_id)
+        reads._load = real_load
         app.unlink_guardian(system_actor(), sid, UUID(school.guardian.user_id), "custody order")
         reads.refresh()
         return loaded
 
-    app.repository.get = get_then_change
+    reads._load = load_then_change
     try:
         stale = reads.get(Student, sid)
     finally:
-        app.repository.get = real_get
+        reads._load = real_load
     fresh = reads.get(Student, sid)
     assert fresh is not stale
     assert fresh.version == stale.version + 1
@@ -107,3 +107,19 @@ def test_far_behind_starts_over(app, school, monkeypatch) -> None:
     reads.refresh()
     assert reads.get(Student, sid).version == before.version + 1
     assert reads.get(Student, sid) is reads.get(Student, sid)
+
+
+def test_a_copy_equals_what_the_repository_loads(app, school) -> None:
+    """FreshReads folds every event itself (no snapshot lookup): the same state as the
+    repository's, also for a student whose stream has passed a snapshot."""
+    sid, _ = school.enroll("F9")
+    guardian = UUID(school.guardian.user_id)
+    for _ in range(3):
+        app.unlink_guardian(system_actor(), sid, guardian, "custody order")
+        app.link_guardian(system_actor(), sid, guardian)
+    app.take_snapshot(sid)
+    reads = FreshReads(app)
+    reads.refresh()
+    ours, theirs = reads.get(Student, sid), app.repository.get(sid)
+    assert ours is not theirs
+    assert vars(ours) == vars(theirs)
