@@ -349,8 +349,10 @@ class ReadModels:
         as_of: datetime | None,
         effective_on: date | None,
         aggregates: tuple[str, ...] | None = None,
+        frameworks: bool = True,
     ) -> tuple[Row, dict[str, Row]] | None:
-        """The student's state and the frameworks, folded as of T or effective on D.
+        """The student's state and the frameworks, folded as of T or effective on D (without
+        ``frameworks``, none: the transcript does not judge, and a framework can be large).
 
         With ``aggregates`` (names like "Credit"), only those aggregates' events are read and
         folded: for a query whose rows the reducer derives from them alone (the transcript:
@@ -372,31 +374,35 @@ class ReadModels:
                 folded += " AND " + BEYOND_EXPERIENCES
             folded += " AND (" + " OR ".join("type LIKE ?" for _ in aggregates) + ")"
             folded_params += [f"{a}.%" for a in aggregates]
-        with self.db.reading(snapshot=True) as db:
-            if db.one("SELECT 1 FROM view_student_state WHERE student_id = ?", (sid,)) is None:
-                return None
-            # The conditions are our own text; every value is a parameter.
-            columns = (
-                "position, type, originator_id, version, recorded_at, effective_on, "
-                "is_correction, actor_id, actor_role, correlation_id, data"
-            )
-            raw = db.all(
+        # The conditions are our own text; every value is a parameter.
+        columns = (
+            "position, type, originator_id, version, recorded_at, effective_on, "
+            "is_correction, actor_id, actor_role, correlation_id, data"
+        )
+        statements: dict[str, tuple[str, list[Any]]] = {
+            "found": ("SELECT 1 FROM view_student_state WHERE student_id = ?", [sid]),
+            "events": (
                 f"SELECT {columns} FROM view_student_events WHERE {folded} ORDER BY position",  # noqa: S608
                 folded_params,
-            )
-            # Narrowed, the fold's own position would miss the other aggregates' events.
-            last = (
-                db.one(
-                    f"SELECT max(position) FROM view_student_events WHERE {where}",  # noqa: S608
-                    params,
-                )
-                if aggregates is not None
-                else None
-            )
-            revisions = db.all(
+            ),
+        }
+        if frameworks:
+            statements["revisions"] = (
                 "SELECT framework_id, revision, recorded_at, effective_on, definition "
-                "FROM view_framework_revisions ORDER BY framework_id, revision"
+                "FROM view_framework_revisions ORDER BY framework_id, revision",
+                [],
             )
+        if aggregates is not None:
+            # Narrowed, the fold's own position would miss the other aggregates' events.
+            statements["last"] = (
+                f"SELECT max(position) FROM view_student_events WHERE {where}",  # noqa: S608
+                params,
+            )
+        rows = dict(zip(statements, self.db.read_together(list(statements.values())), strict=True))
+        if not rows["found"]:
+            return None
+        raw, revisions = rows["events"], rows.get("revisions", [])
+        last = rows["last"][0] if "last" in rows else None
         state = reducer.fold(
             {
                 "position": r[0],
@@ -573,7 +579,7 @@ class ReadModels:
             credits = sorted((codec.loads(d) for d in parts[2]), key=reducer._term_key)
             doc = reducer.transcript_doc(student, credits, self.requirements, int(parts[0][0]))
         else:
-            at = self._state_at(sid, as_of, effective_on, TRANSCRIPT_AGGREGATES)
+            at = self._state_at(sid, as_of, effective_on, TRANSCRIPT_AGGREGATES, frameworks=False)
             if at is None:
                 return None
             st = at[0]
