@@ -8,7 +8,7 @@ saw is the client's junk, not ours to echo.
 
 httptools, not h11: h11 is pure Python, and on a GET transcript it cost about a third of the
 server's CPU per request (sending the response, mostly). The h11 subclass stays for a platform
-without httptools (``http_protocol()`` picks).
+without httptools (``cli/serve.py`` picks).
 """
 
 from __future__ import annotations
@@ -59,11 +59,3 @@ else:
                 head += [name, b": ", value, b"\r\n"]
             self.transport.write(b"".join([*head, b"\r\n", _BODY]))
             self.transport.close()
-
-
-def http_protocol() -> str:
-    """The protocol class for uvicorn's ``http=``, as an import string (so ``--workers`` can
-    import it in each worker)."""
-    if HttpToolsProtocol is not None:
-        return "api.http_protocol:ProblemHttpToolsProtocol"
-    return "api.http_protocol:ProblemH11Protocol"

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 
 import typer
 
 from cli.common import fail
 from ledger.settings import get_settings
+
+# Our subclass of uvicorn's protocol, httptools' where it is installed (h11 is pure Python: about
+# 1 ms more server CPU per GET), which answers a request its parser refuses in problem+json like
+# every other refusal (api/http_protocol.py). A string, imported in each worker: with --workers
+# the supervisor never imports the app (it held 90 MB of it, a third of two workers' memory).
+HTTP = (
+    "api.http_protocol:ProblemHttpToolsProtocol"
+    if importlib.util.find_spec("httptools") is not None
+    else "api.http_protocol:ProblemH11Protocol"
+)
 
 
 def serve(
@@ -31,13 +42,6 @@ def serve(
     """Serve the API (docs at http://HOST:PORT/docs)."""
     import uvicorn
 
-    from api import create_app
-    from api.http_protocol import http_protocol
-
-    # Our subclass of uvicorn's protocol (httptools where it is installed) answers a request its
-    # parser refuses in problem+json like every other refusal; uvloop is uvicorn's own choice.
-    http = http_protocol()
-
     url = database_url or get_settings().database_url
     if demo_if_empty:
         # The demo lives in cli/demo.py; its `build_if_empty(database_url)` builds the school
@@ -50,8 +54,10 @@ def serve(
         build_if_empty(url)
     typer.echo(f"serving the ledger at http://{host}:{port} (docs: http://{host}:{port}/docs)")
     if workers == 1:
+        from api import create_app
+
         api = create_app(url, checkpoint_seconds=10.0)
-        uvicorn.run(api, host=host, port=port, log_level="warning", http=http)
+        uvicorn.run(api, host=host, port=port, log_level="warning", http=HTTP)
         return
     # Worker processes build their app from the environment (uvicorn imports the factory).
     os.environ["LEDGER_DATABASE_URL"] = url
@@ -62,5 +68,5 @@ def serve(
         port=port,
         workers=workers,
         log_level="warning",
-        http=http,
+        http=HTTP,
     )

@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 RUNNER = """
 import sys, uvicorn
 from api.app import create_app
-from api.http_protocol import http_protocol  # the HTTP parser `ledger serve` uses
-uvicorn.run(create_app(sys.argv[1]), host="127.0.0.1", port=int(sys.argv[2]), http=http_protocol(),
+from cli.serve import HTTP  # the HTTP parser `ledger serve` uses
+uvicorn.run(create_app(sys.argv[1]), host="127.0.0.1", port=int(sys.argv[2]), http=HTTP,
             log_level="warning", access_log=False, timeout_graceful_shutdown=5)
 """
 
