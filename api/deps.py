@@ -104,7 +104,7 @@ ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
 @dataclass(frozen=True)
-class Reader:
+class ReadCaller:
     """For the read routes: the caller is authenticated in the same thread-pool hop as the
     read itself. A sync dependency and a sync route are a hop each, and a sync route's response
     is validated in a third; together they cost more CPU than the read they carried."""
@@ -120,11 +120,13 @@ class Reader:
         return read(authenticated(self.request, self.ledger, self.credentials))
 
 
-async def reader(request: Request, ledger: LedgerDep, credentials: CredentialsDep) -> Reader:
-    return Reader(request, ledger, credentials)
+async def read_caller(
+    request: Request, ledger: LedgerDep, credentials: CredentialsDep
+) -> ReadCaller:
+    return ReadCaller(request, ledger, credentials)
 
 
-ReaderDep = Annotated[Reader, Depends(reader)]
+ReadCallerDep = Annotated[ReadCaller, Depends(read_caller)]
 
 IdempotencyKey = Annotated[
     str | None,

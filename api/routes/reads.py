@@ -16,7 +16,7 @@ from api.deps import (
     Cursor,
     Limit,
     MomentDep,
-    ReaderDep,
+    ReadCallerDep,
     moment,
     visible_of_student,
     visible_student,
@@ -35,7 +35,7 @@ Filter = Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_.:/\-
     response_model=schemas.Mastery,
     summary="Mastery per competency",
 )
-async def mastery(student_id: UUID, caller: ReaderDep, at: MomentDep) -> schemas.Mastery:
+async def mastery(student_id: UUID, caller: ReadCallerDep, at: MomentDep) -> schemas.Mastery:
     def read(actor: Actor) -> schemas.Mastery:
         visible_student(caller.ledger, actor, student_id)
         rows = caller.ledger.read("student", student_id, "mastery", str(student_id), **at.kw)
@@ -49,7 +49,7 @@ async def mastery(student_id: UUID, caller: ReaderDep, at: MomentDep) -> schemas
     response_model=dict[str, Any],
     summary="The transcript: credits by term and progress by graduation area",
 )
-async def transcript(student_id: UUID, caller: ReaderDep, at: MomentDep) -> dict:
+async def transcript(student_id: UUID, caller: ReadCallerDep, at: MomentDep) -> dict:
     def read(actor: Actor) -> dict:
         visible_student(caller.ledger, actor, student_id)
         return caller.ledger.read("student", student_id, "transcript", str(student_id), **at.kw)
@@ -62,7 +62,7 @@ async def transcript(student_id: UUID, caller: ReaderDep, at: MomentDep) -> dict
     response_model=dict[str, Any],
     summary="Hours logged, verified, disputed and credited, per experience",
 )
-async def hours(student_id: UUID, caller: ReaderDep, at: MomentDep) -> dict:
+async def hours(student_id: UUID, caller: ReadCallerDep, at: MomentDep) -> dict:
     def read(actor: Actor) -> dict:
         visible_student(caller.ledger, actor, student_id)
         return caller.ledger.read("student", student_id, "hours", str(student_id), **at.kw)
@@ -75,7 +75,7 @@ async def hours(student_id: UUID, caller: ReaderDep, at: MomentDep) -> dict:
     response_model=dict[str, Any],
     summary="Why a credit stands: its decisions, judgments and their evidence, as events",
 )
-async def lineage(credit_id: UUID, caller: ReaderDep) -> dict:
+async def lineage(credit_id: UUID, caller: ReadCallerDep) -> dict:
     def read(actor: Actor) -> dict:
         ledger = caller.ledger
         visible_of_student(ledger, actor, ledger.app.credit(credit_id), "credit")
@@ -90,7 +90,7 @@ async def lineage(credit_id: UUID, caller: ReaderDep) -> dict:
     summary="Every recorded act about one student, oldest first",
 )
 async def history(
-    student_id: UUID, caller: ReaderDep, cursor: Cursor = None, limit: Limit = 50
+    student_id: UUID, caller: ReadCallerDep, cursor: Cursor = None, limit: Limit = 50
 ) -> schemas.Page:
     def read(actor: Actor) -> schemas.Page:
         visible_student(caller.ledger, actor, student_id)
@@ -106,7 +106,7 @@ async def history(
     summary="The audit log (registrar); filter by actor, event type, student and recorded time",
 )
 async def audit(
-    caller: ReaderDep,
+    caller: ReadCallerDep,
     actor_id: Annotated[Filter, Query(alias="actor")] = None,
     event_type: Annotated[Filter, Query(alias="type")] = None,
     student_id: UUID | None = None,
