@@ -14,6 +14,7 @@ without httptools (``cli/serve.py`` picks).
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -34,6 +35,15 @@ _HEADERS = [
     (b"content-length", str(len(_BODY)).encode()),
     (b"connection", b"close"),
 ]
+_HEAD_TOO_LARGE = json.dumps(
+    {
+        "type": PROBLEM_BASE + "request-header-fields-too-large",
+        "title": "Request header fields too large",
+        "status": 431,
+        "detail": "the request's head (request line and headers) is too large",
+        "instance": "",
+    }
+).encode()
 
 
 class ProblemH11Protocol(H11Protocol):
@@ -53,9 +63,51 @@ except ImportError:  # no httptools on this platform
 else:
 
     class ProblemHttpToolsProtocol(HttpToolsProtocol):
+        """httptools buffers a request's head whatever its size (h11 stops at uvicorn's
+        ``h11_max_incomplete_event_size``, 16 KiB): a 200 MB header was read whole into memory
+        (500 MB peak) and answered. The bytes of a head still incomplete after a read are
+        counted here, and past the same limit the request is refused with a 431.
+
+        A read in which a head completes is not counted (the rest of it is body), nor one that
+        begins a pipelined request's head after another's body: the count can fall short of a
+        head by one read, never exceed it, so no head within the limit is refused."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._in_head = True  # the next bytes are a request line and headers
+            self._heads_done = 0
+            self._head_bytes = 0
+            self._head_limit = self.config.h11_max_incomplete_event_size or 16 * 1024
+
+        def data_received(self, data: bytes) -> None:
+            in_head, heads_done = self._in_head, self._heads_done
+            super().data_received(data)
+            if not (in_head and self._in_head and heads_done == self._heads_done):
+                return
+            self._head_bytes += len(data)
+            if self._head_bytes > self._head_limit and not self.transport.is_closing():
+                self._refuse(b"431 Request Header Fields Too Large", _HEAD_TOO_LARGE)
+
+        def on_headers_complete(self) -> None:
+            self._in_head, self._head_bytes = False, 0
+            self._heads_done += 1
+            super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            super().on_message_complete()
+            self._in_head = True
+
         def send_400_response(self, msg: str) -> None:
-            head = [b"HTTP/1.1 400 Bad Request\r\n"]
-            for name, value in [*self.server_state.default_headers, *_HEADERS]:
+            self._refuse(b"400 Bad Request", _BODY)
+
+        def _refuse(self, status: bytes, body: bytes) -> None:
+            head = [b"HTTP/1.1 ", status, b"\r\n"]
+            headers = [
+                (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ]
+            for name, value in [*self.server_state.default_headers, *headers]:
                 head += [name, b": ", value, b"\r\n"]
-            self.transport.write(b"".join([*head, b"\r\n", _BODY]))
+            self.transport.write(b"".join([*head, b"\r\n", body]))
             self.transport.close()

@@ -435,3 +435,48 @@ def test_injection_strings_are_stored_inertly_and_exported_neutralised(hostile, 
         formula_cells_neutralised=len(neutralised),
         formula_cells_raw=len(raw),
     )
+
+
+def test_a_huge_request_head_is_refused_before_it_is_read_whole(hostile) -> None:
+    """h11 stopped at 16 KiB of head; httptools buffers a head of any size: a 200 MB header was
+    read whole into the server's memory (500 MB peak) and answered 200. Past the limit the
+    request must be refused in problem+json, and heads of a sane size still pass."""
+    app, seeded, server = hostile
+    registrar = seeded.tokens["registrar"]
+    transcript = f"/v1/students/{seeded.pupils[0].id}/transcript".encode()
+    head_start = b"GET " + transcript + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    auth = f"Authorization: Bearer {registrar}\r\n".encode()
+
+    def reply_to(padding: int, split: bool) -> tuple[int, str, bytes]:
+        junk = b"X-Junk: " + b"a" * padding + b"\r\n"
+        request = head_start + auth + junk + b"Connection: close\r\n\r\n"
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+            try:
+                if split:  # as a slow client sends it: many reads of one head
+                    for at in range(0, len(request), 4096):
+                        sock.sendall(request[at : at + 4096])
+                else:
+                    sock.sendall(request)
+            except OSError:  # refused and closed while we were still sending
+                pass
+            reply = b""
+            try:
+                while chunk := sock.recv(65536):
+                    reply += chunk
+            except ConnectionResetError:
+                pass
+        top, _, body = reply.partition(b"\r\n\r\n")
+        lines = top.split(b"\r\n")
+        types = [
+            v
+            for k, _, v in (ln.partition(b":") for ln in lines[1:])
+            if k.lower() == b"content-type"
+        ]
+        return int(lines[0].split(b" ", 2)[1]), b"".join(types).strip().decode(), body
+
+    for split in (False, True):
+        assert reply_to(4_000, split)[0] == 200, split
+        status, ctype, body = reply_to(4 * 1024 * 1024, split)
+        assert 400 <= status < 500 and ctype.startswith(PROBLEM_JSON), (split, status, ctype)
+        assert json.loads(body)["status"] == status
+    assert server.proc.poll() is None
