@@ -268,7 +268,14 @@ def _measure(
             plan = []
             for n in range(repetitions):
                 plan += [(health_rounds, True, n), (read_rounds, False, n)]
-            phases = _phases(server.port, token, students, plan)
+            try:
+                phases = _phases(server.port, token, students, plan)
+            except RuntimeError:
+                # The server's own account of a failed run (its log is in a temporary folder).
+                server.log.flush()
+                tail = (Path(tmp) / "serve.log").read_text(errors="replace").splitlines()[-30:]
+                print("\n".join(["ledger serve's log, last lines:", *tail]), file=sys.stderr)
+                raise
             reps = [{**phases[2 * n], **phases[2 * n + 1]} for n in range(repetitions)]
             memory = server.memory_mb()
         finally:
