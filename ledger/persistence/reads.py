@@ -68,14 +68,22 @@ def get(repository: Repository[Any], aggregate_id: UUID) -> Any:
     return agg
 
 
-def _copy_cached(repository: Repository[Any], aggregate_id: UUID) -> Any:
-    # Under the lock the repository takes to fast-forward a cached aggregate in place (for reads
-    # outside commands), so the copy is never of a half-applied event. (The library's own get
-    # copies after releasing it.)
+def _copy_cached(
+    repository: Repository[Any], aggregate_id: UUID, version: int | None = None
+) -> Any:
+    """A copy of the cached aggregate (KeyError if it is not cached; None if ``version`` is given
+    and the cache holds another).
+
+    Under the lock the repository takes to fast-forward a cached aggregate in place (for reads
+    outside commands), so the copy is never of a half-applied event. (The library's own get
+    copies after releasing it.)"""
     lock = repository._use_fastforward_lock(aggregate_id)
     try:
         with lock:
-            return copy.deepcopy(repository.cache.get(aggregate_id))  # type: ignore[union-attr]
+            cached = repository.cache.get(aggregate_id)  # type: ignore[union-attr]
+            if version is not None and cached.version != version:
+                return None
+            return copy.deepcopy(cached)
     finally:
         repository._disuse_fastforward_lock(aggregate_id)
 
@@ -84,16 +92,10 @@ def cached_at(repository: Repository[Any], aggregate_id: UUID, version: int | No
     """A copy of the cached aggregate if the cache holds it at exactly ``version``, else None."""
     if repository.cache is None or version is None:
         return None
-    lock = repository._use_fastforward_lock(aggregate_id)
     try:
-        with lock:
-            try:
-                cached = repository.cache.get(aggregate_id)
-            except KeyError:
-                return None
-            return copy.deepcopy(cached) if cached.version == version else None
-    finally:
-        repository._disuse_fastforward_lock(aggregate_id)
+        return _copy_cached(repository, aggregate_id, version)
+    except KeyError:
+        return None
 
 
 def recorder_kwargs(versions: dict[UUID, int] | None, saved: Iterable[Any]) -> dict[str, Any]:
