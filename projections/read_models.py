@@ -315,7 +315,7 @@ class ReadModels:
                 self._create(db, names)
                 if db.kind == "postgres":
                     # Fresh tables have no statistics until autovacuum gets to them: the planner
-                    # then guesses a thousands of rows per student and reads them by bitmap.
+                    # then guesses thousands of rows per student and reads them by bitmap.
                     for n in names:
                         for table in TABLES[n]:
                             db.execute(f"ANALYZE {table}")  # noqa: S608 - our names
