@@ -14,27 +14,15 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
-from ledger.application import LedgerApplication, system_actor
+from ledger.application import LedgerApplication
 from projections import ReadModels
 from projections import db as db_module
 from projections.db import Database
+from tests.builders import School
 
 
-def _enroll(app: LedgerApplication, n: int, prefix: str = "R") -> list[str]:
-    return [
-        str(
-            app.enroll_student(
-                system_actor(),
-                local_id=f"{prefix}{i}",
-                given_name="G",
-                family_name="F",
-                grade_level="11",
-                cohort=2027,
-                school_code="1234",
-            ).value["id"]
-        )
-        for i in range(n)
-    ]
+def _enroll(school: School, n: int, prefix: str = "R") -> list[str]:
+    return [str(school.enroll(f"{prefix}{i}")[0]) for i in range(n)]
 
 
 def _held_open(db: Database) -> tuple[threading.Event, threading.Event, threading.Thread]:
@@ -54,7 +42,8 @@ def _held_open(db: Database) -> tuple[threading.Event, threading.Event, threadin
 
 
 def test_a_read_held_open_stops_neither_other_reads_nor_a_catch_up(app, rm) -> None:
-    first = _enroll(app, 2)
+    school = School.build(app)
+    first = _enroll(school, 2)
     rm.catch_up()
     _, release, holder = _held_open(rm.db)
     try:
@@ -62,7 +51,7 @@ def test_a_read_held_open_stops_neither_other_reads_nor_a_catch_up(app, rm) -> N
 
         def read_and_project() -> None:
             done.append(rm.student(first[0]))
-            _enroll(app, 1, prefix="S")
+            _enroll(school, 1, prefix="S")
             done.append(rm.catch_up())
             done.append(len(rm.list_students(limit=10).items))
 
@@ -82,7 +71,7 @@ def test_the_pool_opens_at_most_its_size(app) -> None:
     models.close()  # the tables exist; only its Database is wanted below
     db = Database(app.store, readers=2)
     try:
-        start, stop = threading.Barrier(6), threading.Event()
+        start = threading.Barrier(6)
         seen: set[int] = set()
         lock = threading.Lock()
 
@@ -99,7 +88,6 @@ def test_the_pool_opens_at_most_its_size(app) -> None:
             t.start()
         for t in threads:
             t.join(timeout=30)
-        stop.set()
         assert not any(t.is_alive() for t in threads)
         assert 1 <= len(seen) <= 2
         assert len(db._idle) == len(seen)
@@ -108,7 +96,7 @@ def test_the_pool_opens_at_most_its_size(app) -> None:
 
 
 def test_a_failed_read_leaves_no_connection_mid_transaction(app, rm) -> None:
-    _enroll(app, 1)
+    _enroll(School.build(app), 1)
     rm.catch_up()
     with (
         pytest.raises(Exception, match="view_no_such_table|no such table"),  # noqa: PT011
@@ -129,7 +117,7 @@ def test_a_reader_the_database_dropped_is_replaced(postgres_url: str, monkeypatc
     app = LedgerApplication(database_url=postgres_url)
     rm = ReadModels(app)
     try:
-        sid = _enroll(app, 1)[0]
+        sid = _enroll(School.build(app), 1)[0]
         rm.catch_up()
         with rm.db.reading() as reader:
             (pid,) = reader.one("SELECT pg_backend_pid()")
