@@ -11,10 +11,10 @@ import typer
 from cli.common import fail
 from ledger.settings import get_settings
 
-# Our subclass of uvicorn's protocol, httptools' where it is installed (h11 is pure Python: about
-# 1 ms more server CPU per GET), which answers a request its parser refuses in problem+json like
-# every other refusal (api/http_protocol.py). A string, imported in each worker: with --workers
-# the supervisor never imports the app (it held 90 MB of it, a third of two workers' memory).
+# Our subclass of uvicorn's protocol, httptools' where it is installed (h11 is pure Python: up
+# to 1.7 ms more server CPU per GET in alternating runs). It answers a request its parser refuses
+# in problem+json like every other refusal (api/http_protocol.py). A string, imported in each
+# worker: with --workers the supervisor never imports the app (it held 90 MB of it).
 HTTP = (
     "api.http_protocol:ProblemHttpToolsProtocol"
     if importlib.util.find_spec("httptools") is not None
