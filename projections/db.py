@@ -30,6 +30,8 @@ READERS = 4
 # Seconds a read connection may sit idle before it is pinged when taken: a database restart or
 # an idle timeout ends it without psycopg knowing until the next statement fails on it.
 IDLE_BEFORE_PING = 1.0
+# A read of several statements on PostgreSQL: all of them see the same committed state.
+ONE_SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 
 def _translate(kind: str, sql: str) -> str:
@@ -131,9 +133,6 @@ class Database(Statements):
                 if self.conn.broken or self.conn.closed:
                     self.conn = self._connect_postgres()
 
-    def _sql(self, sql: str) -> str:
-        return _translate(self.kind, sql)
-
     def _ready(self) -> None:
         self._alive()
 
@@ -141,10 +140,10 @@ class Database(Statements):
         if not rows:
             return
         if self.kind == "sqlite":
-            self.conn.executemany(self._sql(sql), rows)
+            self.conn.executemany(_translate(self.kind, sql), rows)
         else:
             with self.conn.cursor() as cur:
-                cur.executemany(self._sql(sql), rows)
+                cur.executemany(_translate(self.kind, sql), rows)
 
     def insert_rows(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
@@ -214,7 +213,7 @@ class Database(Statements):
                         conn.execute("COMMIT")
                 else:
                     with conn.transaction():
-                        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                        conn.execute(ONE_SNAPSHOT)
                         yield reader
             finally:
                 self._give_back(conn)
@@ -231,7 +230,7 @@ class Database(Statements):
         with self.reading() as reader:
             conn = reader.conn
             with conn.pipeline(), conn.transaction():
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                conn.execute(ONE_SNAPSHOT)
                 cursors = [reader.execute(sql, params) for sql, params in statements]
             return [cur.fetchall() for cur in cursors]
 
