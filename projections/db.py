@@ -30,6 +30,12 @@ READERS = 4
 # Seconds a read connection may sit idle before it is pinged when taken: a database restart or
 # an idle timeout ends it without psycopg knowing until the next statement fails on it.
 IDLE_BEFORE_PING = 1.0
+# Milliseconds a rebuild waits for the reads on the tables it drops before it lets go of every lock
+# it took and tries again (see ``lock_to_drop``). Below PostgreSQL's deadlock_timeout (1 s), so
+# the rebuild gives way before the server would end a read caught in a cycle with it.
+DROP_LOCK_WAIT_MS = 100
+# What ``lock_to_drop`` raises when the tables' readers did not let go in time.
+LockBusy = psycopg.errors.LockNotAvailable
 # A read of several statements on PostgreSQL: all of them see the same committed state.
 ONE_SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
@@ -277,6 +283,29 @@ class Database(Statements):
                 return
         with contextlib.suppress(Exception):  # closing a connection that already failed
             conn.close()
+
+    def lock_to_drop(self, tables: Sequence[str]) -> None:
+        """Takes the tables that exist for dropping them, all before dropping any (inside a
+        transaction); raises ``LockBusy`` if their readers hold on past DROP_LOCK_WAIT_MS.
+
+        Dropped one by one, each drop waited for that table's reads while holding the tables
+        dropped before it, and a snapshot read holding a later table and waiting for an earlier
+        one was a deadlock that PostgreSQL ended by failing the read or the rebuild. SQLite's
+        readers hold no table locks."""
+        if self.kind != "postgres":
+            return
+        existing = [
+            t
+            for (t,) in self.all(
+                "SELECT t FROM unnest(CAST(? AS text[])) AS t WHERE to_regclass(t) IS NOT NULL",
+                (list(tables),),
+            )
+        ]
+        if not existing:
+            return
+        self.execute(f"SET LOCAL lock_timeout = '{DROP_LOCK_WAIT_MS}ms'")
+        self.execute(f"LOCK TABLE {', '.join(existing)} IN ACCESS EXCLUSIVE MODE")
+        self.execute("SET LOCAL lock_timeout = 0")
 
     def advisory_lock(self, key: int) -> None:
         """Serialise schema set-up between processes (inside a transaction)."""

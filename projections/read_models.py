@@ -20,7 +20,7 @@ import structlog
 from ledger.domain.areas import WASHINGTON_REQUIREMENTS
 from ledger.errors import InvalidCommand
 from projections import codec, reducer
-from projections.db import Database, Statements
+from projections.db import Database, LockBusy, Statements
 from projections.projectors import AUDIT_COLUMNS, Run, States, load_states
 from projections.rows import StoredRows
 from projections.schema import BEYOND_EXPERIENCES, PROJECTIONS, TABLES, TRACKING, deferred
@@ -293,13 +293,21 @@ class ReadModels:
         began = time.perf_counter()
         # Drop, re-create and reset in one transaction under the tracking lock: a projector in
         # another process waits, then finds empty tables at position 0, never missing ones.
-        with self._project_lock, self.db.transaction() as db:
-            db.all("SELECT name FROM view_tracking FOR UPDATE")
-            for n in names:
-                for table in TABLES[n]:
-                    db.execute(f"DROP TABLE IF EXISTS {table}")  # noqa: S608 - our names
-                db.execute("UPDATE view_tracking SET position = 0 WHERE name = ?", (n,))
-            self._create(db, names, indexes=False)
+        # The tables' readers are waited for all at once, and given way to if one of them holds
+        # on (it may be waiting for a table this transaction took): see Database.lock_to_drop.
+        while True:
+            try:
+                with self._project_lock, self.db.transaction() as db:
+                    db.all("SELECT name FROM view_tracking FOR UPDATE")
+                    db.lock_to_drop([table for n in names for table in TABLES[n]])
+                    for n in names:
+                        for table in TABLES[n]:
+                            db.execute(f"DROP TABLE IF EXISTS {table}")  # noqa: S608 - our names
+                        db.execute("UPDATE view_tracking SET position = 0 WHERE name = ?", (n,))
+                    self._create(db, names, indexes=False)
+                break
+            except LockBusy:
+                time.sleep(0.05)
         events = 0
 
         def count(n: int, position: int) -> None:
