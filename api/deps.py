@@ -111,7 +111,7 @@ class ReadCaller:
 
     request: Request
     ledger: Ledger
-    credentials: HTTPAuthorizationCredentials | None
+    credentials: HTTPAuthorizationCredentials
 
     async def run(self, read: Callable[[Actor], T]) -> T:
         return await run_in_threadpool(self._run, read)
@@ -123,6 +123,10 @@ class ReadCaller:
 async def read_caller(
     request: Request, ledger: LedgerDep, credentials: CredentialsDep
 ) -> ReadCaller:
+    # No token is refused here, before the query is validated, as on every other route (a 401,
+    # not a 422 about parameters); a token is checked in the read's hop.
+    if credentials is None:
+        raise Unauthenticated("send Authorization: Bearer <token>")
     return ReadCaller(request, ledger, credentials)
 
 

@@ -44,6 +44,15 @@ def test_missing_and_unknown_tokens_are_401_with_a_challenge(api: Api) -> None:
         assert r.headers["WWW-Authenticate"].startswith("Bearer")
 
 
+def test_a_read_without_a_token_is_401_before_its_query_is_checked(api: Api) -> None:
+    """The read routes check a token in the read's own thread-pool hop; no token at all is still
+    refused first, as on every route, not with a 422 about a bad as_of."""
+    for path in ("transcript", "mastery", "hours"):
+        r = api.client.get(f"/v1/students/{api.cast.own}/{path}?as_of=not-a-time")
+        problem(r, 401, "unauthenticated")
+        assert r.headers["WWW-Authenticate"].startswith("Bearer")
+
+
 # ------------------------------------------------------------------ problem types
 def test_domain_errors_map_to_stable_types(api: Api) -> None:
     sid = api.cast.own
