@@ -87,6 +87,8 @@ class LedgerAggregate(Aggregate):
                 attrs[name] = value
             elif name in self.SHALLOW_MAPS:
                 attrs[name] = dict(value)
+            elif type(value) is list and all(isinstance(v, _IMMUTABLE) for v in value):
+                attrs[name] = list(value)  # advisors, competencies: ids and codes
             else:
                 attrs[name] = copy.deepcopy(value, memo)
         return clone

@@ -131,9 +131,14 @@ class _Pending:
     # (aggregate id, version) whose existence means something this command read has moved on.
     moved_if: list[tuple[Any, int]] = field(default_factory=list)
     thread: int = field(default_factory=threading.get_ident)
+    _keys: list[tuple[str, int]] | None = None
 
     def stream_keys(self) -> list[tuple[str, int]]:
-        return [(str(e.originator_id), e.originator_version) for e in self.events]
+        # Asked for by the conflict check and again by the insert; the same every time.
+        keys = self._keys
+        if keys is None:
+            keys = self._keys = [(str(e.originator_id), e.originator_version) for e in self.events]
+        return keys
 
     def read_keys(self) -> list[tuple[str, int]]:
         return [(str(i), v) for i, v in self.moved_if]
