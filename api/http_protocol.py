@@ -13,6 +13,7 @@ were about a fifth of the server's CPU. The h11 subclass stays for a platform wi
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -20,6 +21,7 @@ import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from api.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
+from ledger.settings import get_settings
 
 _BODY = json.dumps(
     {
@@ -35,6 +37,15 @@ _HEADERS = [
     (b"content-length", str(len(_BODY)).encode()),
     (b"connection", b"close"),
 ]
+_HEAD_TIMED_OUT = json.dumps(
+    {
+        "type": PROBLEM_BASE + "request-timeout",
+        "title": "Request timeout",
+        "status": 408,
+        "detail": "the request's head (request line and headers) did not arrive in time",
+        "instance": "",
+    }
+).encode()
 _HEAD_TOO_LARGE = json.dumps(
     {
         "type": PROBLEM_BASE + "request-header-fields-too-large",
@@ -70,7 +81,14 @@ else:
 
         A read in which a head completes is not counted (the rest of it is body), nor one that
         begins a pipelined request's head after another's body: the count can fall short of a
-        head by one read, never exceed it, so no head within the limit is refused."""
+        head by one read, never exceed it, so no head within the limit is refused.
+
+        uvicorn also never times a head out: its keep-alive timer stops at a request's first
+        byte and is not armed for a new connection, so a client sending a byte every few seconds
+        (or nothing) held a connection and its buffers for as long as it liked. A head must now
+        arrive whole within ``head_timeout_seconds`` of its first byte (of the connection's
+        opening, for the first): a connection that sent nothing is closed, one that sent part of
+        a head gets a problem+json 408 first."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
@@ -78,9 +96,24 @@ else:
             self._heads_done = 0
             self._head_bytes = 0
             self._head_limit = self.config.h11_max_incomplete_event_size or 16 * 1024
+            self._head_timeout = get_settings().head_timeout_seconds
+            self._head_timer: asyncio.TimerHandle | None = None
+            self._head_seen = False  # bytes of the awaited head have arrived
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm_head_timer()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm_head_timer()
+            super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
             in_head, heads_done = self._in_head, self._heads_done
+            if in_head:
+                self._head_seen = True
+                if self._head_timer is None:
+                    self._arm_head_timer()
             super().data_received(data)
             if not (in_head and self._in_head and heads_done == self._heads_done):
                 return
@@ -89,6 +122,8 @@ else:
                 self._refuse(b"431 Request Header Fields Too Large", _HEAD_TOO_LARGE)
 
         def on_headers_complete(self) -> None:
+            self._disarm_head_timer()
+            self._head_seen = False
             self._in_head, self._head_bytes = False, 0
             self._heads_done += 1
             super().on_headers_complete()
@@ -99,6 +134,28 @@ else:
 
         def send_400_response(self, msg: str) -> None:
             self._refuse(b"400 Bad Request", _BODY)
+
+        def _arm_head_timer(self) -> None:
+            self._head_timer = self.loop.call_later(self._head_timeout, self._head_timed_out)
+
+        def _disarm_head_timer(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_timed_out(self) -> None:
+            self._head_timer = None
+            if not self._in_head or self.transport.is_closing():
+                return
+            if self.cycle is not None and not self.cycle.response_complete:
+                # A pipelined head behind a request still being answered: that answer goes
+                # out whole first, and this head's clock starts again.
+                self._arm_head_timer()
+                return
+            if self._head_seen:
+                self._refuse(b"408 Request Timeout", _HEAD_TIMED_OUT)
+            else:
+                self.transport.close()  # nothing was asked: nothing to answer
 
         def _refuse(self, status: bytes, body: bytes) -> None:
             head = [b"HTTP/1.1 ", status, b"\r\n"]

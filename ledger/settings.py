@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     district_code: str = "17001"
     school_code: str = "1234"
     log_level: str = "INFO"
+    # A request's head (request line and headers) must arrive within this many seconds of its
+    # first byte, or of the connection opening: a client that trickles a head, or opens a
+    # connection and sends nothing, would otherwise hold it for ever (api/http_protocol.py).
+    head_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,126 @@
+"""The HTTP protocol `ledger serve` runs, over a real socket: uvicorn with our httptools protocol
+and the app on a SQLite store, in a thread. What a client that never finishes its request head
+gets: a connection that sent nothing is closed, one that trickles a head gets a 408 in
+problem+json, and a head that arrives in time is answered as usual."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from ledger.settings import get_settings
+from tests.reliability.pg_instance import free_port
+
+pytest.importorskip("httptools")
+
+HEAD_TIMEOUT = 1.0
+
+
+@pytest.fixture
+def server(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    import uvicorn
+
+    from api.app import create_app
+    from api.http_protocol import ProblemHttpToolsProtocol
+
+    monkeypatch.setenv("LEDGER_HEAD_TIMEOUT_SECONDS", str(HEAD_TIMEOUT))
+    get_settings.cache_clear()
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(sqlite_url),
+        host="127.0.0.1",
+        port=port,
+        http=ProblemHttpToolsProtocol,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+    )
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not uv.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        assert thread.is_alive(), "the server stopped while starting"
+        time.sleep(0.05)
+    try:
+        yield port
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=15)
+        get_settings.cache_clear()
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    reply = b""
+    try:
+        while chunk := sock.recv(65536):
+            reply += chunk
+    except (ConnectionResetError, TimeoutError):
+        pass
+    return reply
+
+
+def test_a_connection_that_sends_nothing_is_closed(server: int) -> None:
+    began = time.monotonic()
+    with socket.create_connection(("127.0.0.1", server), timeout=HEAD_TIMEOUT * 10) as sock:
+        assert _read_all(sock) == b""  # closed, with nothing to answer
+    assert HEAD_TIMEOUT * 0.9 <= time.monotonic() - began < HEAD_TIMEOUT * 5
+
+
+def test_a_head_trickled_past_the_deadline_gets_a_408(server: int) -> None:
+    head = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 40
+    with socket.create_connection(("127.0.0.1", server), timeout=HEAD_TIMEOUT * 10) as sock:
+        began = time.monotonic()
+        sent = 0
+        try:
+            # A byte every tenth of the deadline: each read alone is prompt, the head never ends.
+            for byte in head:
+                sock.sendall(bytes([byte]))
+                sent += 1
+                time.sleep(HEAD_TIMEOUT / 10)
+        except OSError:  # refused and closed while we were still sending
+            pass
+        reply = _read_all(sock)
+        elapsed = time.monotonic() - began
+    assert sent < len(head), "the server waited for the whole trickled head"
+    top, _, body = reply.partition(b"\r\n\r\n")
+    assert top.startswith(b"HTTP/1.1 408 "), reply[:200]
+    assert b"content-type: application/problem+json" in top.lower()
+    assert json.loads(body)["status"] == 408
+    assert HEAD_TIMEOUT * 0.9 <= elapsed < HEAD_TIMEOUT * 5
+
+
+def test_a_slow_head_that_completes_in_time_is_answered(server: int) -> None:
+    head = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server), timeout=HEAD_TIMEOUT * 10) as sock:
+        for at in range(0, len(head), 8):
+            sock.sendall(head[at : at + 8])
+            time.sleep(HEAD_TIMEOUT / 40)
+        reply = _read_all(sock)
+    assert reply.startswith(b"HTTP/1.1 200 "), reply[:200]
+
+
+def test_each_head_on_a_kept_alive_connection_has_its_own_deadline(server: int) -> None:
+    """Requests answered one after another on one connection, for longer in all than one
+    deadline: the clock runs only while a head is arriving, not for the connection's life."""
+    request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server), timeout=HEAD_TIMEOUT * 10) as sock:
+        began = time.monotonic()
+        answered = 0
+        while time.monotonic() - began < HEAD_TIMEOUT * 2:
+            sock.sendall(request)
+            reply = b""
+            while b"\r\n\r\n" not in reply or not reply.endswith(b"}"):
+                chunk = sock.recv(65536)
+                assert chunk, "the server closed a connection whose heads came in time"
+                reply += chunk
+            assert reply.startswith(b"HTTP/1.1 200 "), reply[:200]
+            answered += 1
+            time.sleep(HEAD_TIMEOUT / 4)
+    assert answered >= 6
