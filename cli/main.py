@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from pydantic import ValidationError
 
 try:  # typer >= 0.20 carries its own copy of click; older releases use click itself
     from typer._click import exceptions as click_errors
@@ -35,6 +36,14 @@ app.add_typer(projections)
 app.add_typer(integrity)
 
 
+def settings_problem(e: ValidationError) -> str:
+    problems = []
+    for err in e.errors():
+        name = "LEDGER_" + "_".join(str(part) for part in err["loc"]).upper()
+        problems.append(f"{name}: {err['msg']} (got {str(err.get('input'))[:40]!r})")
+    return "; ".join(problems)
+
+
 def main() -> None:
     # Usage errors too are one line on stderr (click's default is a boxed, multi-line report).
     try:
@@ -47,6 +56,11 @@ def main() -> None:
         message = " ".join(e.format_message().split())
         typer.echo(f"error: {message} (see `{where} --help`)", err=True)
         sys.exit(e.exit_code)
+    except ValidationError as e:
+        # A LEDGER_* setting the environment got wrong (ledger/settings.py reads them all at
+        # the first use): the setting and what is wrong with it, not pydantic's report.
+        typer.echo(f"error: {settings_problem(e)}", err=True)
+        sys.exit(2)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except typer.Abort:

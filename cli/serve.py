@@ -42,7 +42,10 @@ def serve(
     """Serve the API (docs at http://HOST:PORT/docs)."""
     import uvicorn
 
-    url = database_url or get_settings().database_url
+    # Every setting is checked now, before a worker starts: a bad one is one line and exit 2
+    # (cli/main.py), not a traceback from each worker's app.
+    settings = get_settings()
+    url = database_url or settings.database_url
     if demo_if_empty:
         # The demo lives in cli/demo.py; its `build_if_empty(database_url)` builds the school
         # when the store has no events and prints one token per role.

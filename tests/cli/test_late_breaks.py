@@ -82,3 +82,45 @@ def test_read_only_commands_refuse_an_empty_postgres_schema():
     finally:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def test_a_bad_setting_is_one_line_naming_it_and_serves_nothing(sqlite_url, tmp_path):
+    """A LEDGER_* value out of range or of the wrong type: one line that names the variable,
+    exit 2, and no server started (it had printed that it was serving, then a traceback)."""
+    import os
+
+    cases = {
+        "LEDGER_HEAD_TIMEOUT_SECONDS": ["600", "0", "abc"],
+        "LEDGER_CHECKPOINT_INTERVAL": ["abc", "0"],
+    }
+    for name, values in cases.items():
+        for value in values:
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "cli.main",
+                    "serve",
+                    "--port",
+                    "1",
+                    "--database-url",
+                    sqlite_url,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                env={**os.environ, name: value},
+            )
+            one_line_error(done)
+            assert done.returncode == 2
+            assert name in done.stderr and "serving" not in done.stdout
+    LedgerApplication(database_url=sqlite_url).close()  # a ledger to verify
+    done = subprocess.run(
+        [sys.executable, "-m", "cli.main", "verify", "--database-url", sqlite_url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "LEDGER_CHECKPOINT_INTERVAL": "abc"},
+    )
+    one_line_error(done)
+    assert "LEDGER_CHECKPOINT_INTERVAL" in done.stderr
