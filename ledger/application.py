@@ -288,6 +288,11 @@ class LedgerApplication(Application):
                     replay = self._replay(record_id, command, fp)
                     if replay is not None:
                         return replay
+                if checks_reads and attempt == 0:
+                    # Decided on cached copies that nobody checked (another process may have
+                    # moved them on: a second worker, a second server): a refusal is only
+                    # given once it holds on state loaded from the store.
+                    continue
                 raise
             to_save = [a for a in outcome.save if a is not None]
             if record_id is not None:
@@ -301,6 +306,11 @@ class LedgerApplication(Application):
                         result=outcome.value,
                     )
                 )
+            elif checks_reads and attempt == 0 and not any(a.pending_events for a in to_save):
+                # Nothing to write, so nothing the recorder would check the cached reads
+                # against: "already so" on a stale copy would answer success for a change
+                # another process undid. Decide again on state loaded from the store.
+                continue
             try:
                 recordings = self._save_now(
                     to_save, command_reads.recorder_kwargs(read, to_save), remember=checks_reads

@@ -9,6 +9,11 @@ the table lock and in the same round trip as the insert, that none of them moved
 command fails with the library's IntegrityError, and the application's retry loads afresh (with
 fast-forward). So commands now decide on state that is still current when they commit, for every
 aggregate they read, not only the ones they write.
+
+A first attempt that commits nothing has nothing checked: one that refuses, or finds there is
+nothing to do, decides again with fast-forward before it answers (``LedgerApplication._run``).
+Another process (a second worker) may have moved the cached copies on, and a refusal or an
+"already so" decided on them is not the store's answer.
 """
 
 from __future__ import annotations
@@ -99,10 +104,11 @@ def cached_at(repository: Repository[Any], aggregate_id: UUID, version: int | No
 
 
 def recorder_kwargs(versions: dict[UUID, int] | None, saved: Iterable[Any]) -> dict[str, Any]:
-    """The keyword the recorder checks: versions of what was read and is not being written."""
+    """The keyword the recorder checks: versions of what was read and is not being written.
+    An aggregate handed to save with no new events is not written: its read is checked too."""
     if not versions:
         return {}
-    written = {a.id for a in saved}
+    written = {a.id for a in saved if a.pending_events}
     return {"read_versions": {k: v for k, v in versions.items() if k not in written}}
 
 
