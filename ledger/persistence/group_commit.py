@@ -131,14 +131,11 @@ class _Pending:
     # (aggregate id, version) whose existence means something this command read has moved on.
     moved_if: list[tuple[Any, int]] = field(default_factory=list)
     thread: int = field(default_factory=threading.get_ident)
-    _keys: list[tuple[str, int]] | None = None
+    # (stream, version) of each event: asked for by the conflict check and again by the insert.
+    stream_keys: list[tuple[str, int]] = field(init=False)
 
-    def stream_keys(self) -> list[tuple[str, int]]:
-        # Asked for by the conflict check and again by the insert; the same every time.
-        keys = self._keys
-        if keys is None:
-            keys = self._keys = [(str(e.originator_id), e.originator_version) for e in self.events]
-        return keys
+    def __post_init__(self) -> None:
+        self.stream_keys = [(str(e.originator_id), e.originator_version) for e in self.events]
 
     def read_keys(self) -> list[tuple[str, int]]:
         return [(str(i), v) for i, v in self.moved_if]
@@ -319,7 +316,7 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         proposed: set[tuple[str, int]] = set()
         sending: list[_Pending] = []
         for p in batch:
-            keys = p.stream_keys()
+            keys = p.stream_keys
             if (
                 proposed.isdisjoint(keys)
                 and proposed.isdisjoint(p.read_keys())
@@ -421,7 +418,7 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         if reads and not rows:
             raise _ReadsMoved
         got = {(i.decode(), int(v)): int(n) for i, v, n in rows}
-        return {i: [got[k] for k in p.stream_keys()] for i, p in enumerate(sending)}
+        return {i: [got[k] for k in p.stream_keys] for i, p in enumerate(sending)}
 
     def _topic_literal(self, conn: psycopg.Connection[Any], topic: str) -> bytes:
         # A few dozen topics, escaped by libpq once each rather than once per event.
@@ -470,7 +467,7 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         outcome: dict[int, list[int]] = {}
         orphans: list[int] = []
         for i, p in enumerate(sending):
-            ids = [got.get(k) for k in p.stream_keys()]
+            ids = [got.get(k) for k in p.stream_keys]
             if None in ids or not gone.isdisjoint(p.read_keys()):
                 orphans.extend(n for n in ids if n is not None)
             else:
