@@ -32,11 +32,18 @@ _BODY = json.dumps(
         "instance": "",
     }
 ).encode()
-_HEADERS = [
-    (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
-    (b"content-length", str(len(_BODY)).encode()),
-    (b"connection", b"close"),
-]
+
+
+def _problem_headers(body: bytes) -> list[tuple[bytes, bytes]]:
+    """The headers of a refusal the protocol sends itself: problem+json, then the connection
+    closes."""
+    return [
+        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+
+
 _HEAD_TIMED_OUT = json.dumps(
     {
         "type": PROBLEM_BASE + "request-timeout",
@@ -59,9 +66,9 @@ _HEAD_TOO_LARGE = json.dumps(
 
 class ProblemH11Protocol(H11Protocol):
     def send_400_response(self, msg: str) -> None:
-        self.transport.write(
-            self.conn.send(h11.Response(status_code=400, headers=_HEADERS, reason=b"Bad Request"))
-        )
+        headers = _problem_headers(_BODY)
+        response = h11.Response(status_code=400, headers=headers, reason=b"Bad Request")
+        self.transport.write(self.conn.send(response))
         self.transport.write(self.conn.send(h11.Data(data=_BODY)))
         self.transport.write(self.conn.send(h11.EndOfMessage()))
         self.transport.close()
@@ -159,12 +166,7 @@ else:
 
         def _refuse(self, status: bytes, body: bytes) -> None:
             head = [b"HTTP/1.1 ", status, b"\r\n"]
-            headers = [
-                (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ]
-            for name, value in [*self.server_state.default_headers, *headers]:
+            for name, value in [*self.server_state.default_headers, *_problem_headers(body)]:
                 head += [name, b": ", value, b"\r\n"]
             self.transport.write(b"".join([*head, b"\r\n", body]))
             self.transport.close()
