@@ -27,8 +27,8 @@ FASTFORWARD_LOCKS = 1024
 
 
 class RecentCache(Cache[Any, Any]):
-    """At most ``maxsize`` aggregates, the least recently used evicted first (the library's
-    LRUCache semantics: ``get`` with ``evict`` removes, ``put`` of None stores nothing new)."""
+    """At most ``maxsize`` aggregates, the least recently used evicted first, with the library's
+    LRUCache semantics: ``get`` with ``evict`` removes, and ``put`` answers what it evicted."""
 
     def __init__(self, maxsize: int) -> None:
         super().__init__()
