@@ -14,8 +14,9 @@ import threading
 
 import psycopg
 
-from ledger.application import LedgerApplication, system_actor
+from ledger.application import LedgerApplication
 from projections import ReadModels
+from tests.builders import School
 
 
 def _waiting_on_a_lock(conninfo: str, pid: int) -> bool:
@@ -30,17 +31,7 @@ def test_a_rebuild_waiting_for_a_read_does_not_deadlock_it(postgres_url: str) ->
     app = LedgerApplication(database_url=postgres_url)
     rm, rebuilder = ReadModels(app), ReadModels(app)
     try:
-        sid = str(
-            app.enroll_student(
-                system_actor(),
-                local_id="RB1",
-                given_name="G",
-                family_name="F",
-                grade_level="11",
-                cohort=2027,
-                school_code="1234",
-            ).value["id"]
-        )
+        sid = str(School.build(app).enroll("RB1")[0])
         rm.catch_up()
         outcome: dict[str, object] = {}
         rebuild_pid = rebuilder.db.conn.info.backend_pid
