@@ -10,32 +10,30 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
 from ledger.settings import get_settings
+from tests.reliability.load import read_until_closed
 from tests.reliability.pg_instance import free_port
-
-pytest.importorskip("httptools")
 
 HEAD_TIMEOUT = 1.0
 
 
-@pytest.fixture
-def server(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+@contextmanager
+def _serving(sqlite_url: str, protocol: type) -> Iterator[int]:
+    """uvicorn with ``protocol`` and the app on ``sqlite_url``, in a thread; its port."""
     import uvicorn
 
     from api.app import create_app
-    from api.http_protocol import ProblemHttpToolsProtocol
 
-    monkeypatch.setenv("LEDGER_HEAD_TIMEOUT_SECONDS", str(HEAD_TIMEOUT))
-    get_settings.cache_clear()
     port = free_port()
     config = uvicorn.Config(
         create_app(sqlite_url),
         host="127.0.0.1",
         port=port,
-        http=ProblemHttpToolsProtocol,
+        http=protocol,
         log_level="warning",
         access_log=False,
         lifespan="on",
@@ -53,6 +51,19 @@ def server(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     finally:
         uv.should_exit = True
         thread.join(timeout=15)
+
+
+@pytest.fixture
+def server(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    pytest.importorskip("httptools")
+    from api.http_protocol import ProblemHttpToolsProtocol
+
+    monkeypatch.setenv("LEDGER_HEAD_TIMEOUT_SECONDS", str(HEAD_TIMEOUT))
+    get_settings.cache_clear()
+    try:
+        with _serving(sqlite_url, ProblemHttpToolsProtocol) as port:
+            yield port
+    finally:
         get_settings.cache_clear()
 
 
@@ -61,23 +72,9 @@ def server(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
 PATIENCE = 60.0
 
 
-def _read_all(sock: socket.socket) -> tuple[bytes, bool]:
-    """Everything the server sends, and whether it closed the connection (False: the client's
-    patience ran out first)."""
-    reply = b""
-    try:
-        while chunk := sock.recv(65536):
-            reply += chunk
-    except ConnectionResetError:
-        pass
-    except TimeoutError:
-        return reply, False
-    return reply, True
-
-
 def test_a_connection_that_sends_nothing_is_closed(server: int) -> None:
     with socket.create_connection(("127.0.0.1", server), timeout=PATIENCE) as sock:
-        reply, closed = _read_all(sock)
+        reply, closed = read_until_closed(sock)
     assert closed, "the server kept a silent connection open"
     assert reply == b""  # nothing was asked: nothing is answered
 
@@ -95,7 +92,7 @@ def test_a_head_trickled_past_the_deadline_gets_a_408(server: int) -> None:
                 time.sleep(HEAD_TIMEOUT / 10)
         except OSError:  # refused and closed while we were still sending
             pass
-        reply, closed = _read_all(sock)
+        reply, closed = read_until_closed(sock)
     assert closed
     assert sent < len(head), "the server waited for the whole trickled head"
     top, _, body = reply.partition(b"\r\n\r\n")
@@ -110,7 +107,7 @@ def test_a_slow_head_that_completes_in_time_is_answered(server: int) -> None:
         for at in range(0, len(head), 8):
             sock.sendall(head[at : at + 8])
             time.sleep(HEAD_TIMEOUT / 40)
-        reply, closed = _read_all(sock)
+        reply, closed = read_until_closed(sock)
     assert closed  # Connection: close
     assert reply.startswith(b"HTTP/1.1 200 "), reply[:200]
 
@@ -131,3 +128,28 @@ def test_each_head_on_a_kept_alive_connection_has_its_own_deadline(server: int) 
             assert reply.startswith(b"HTTP/1.1 200 "), reply[:200]
             answered += 1
             time.sleep(HEAD_TIMEOUT / 4)
+
+
+@pytest.mark.parametrize("parser", ["httptools", "h11"])
+def test_a_request_the_parser_refuses_is_a_problem_json_400(sqlite_url: str, parser: str) -> None:
+    """Both protocols `ledger serve` may run (h11 where httptools is not installed) answer a
+    head their parser cannot take in our shape, not uvicorn's plain text."""
+    from api import http_protocol
+
+    if parser == "httptools":
+        pytest.importorskip("httptools")
+        protocol = http_protocol.ProblemHttpToolsProtocol
+    else:
+        protocol = http_protocol.ProblemH11Protocol
+    bad = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Bad\x01Name: y\r\n\r\n"
+    with (
+        _serving(sqlite_url, protocol) as port,
+        socket.create_connection(("127.0.0.1", port), timeout=PATIENCE) as sock,
+    ):
+        sock.sendall(bad)
+        reply, closed = read_until_closed(sock)
+    assert closed
+    top, _, body = reply.partition(b"\r\n\r\n")
+    assert top.startswith(b"HTTP/1.1 400 "), reply[:200]
+    assert b"content-type: application/problem+json" in top.lower()
+    assert json.loads(body)["status"] == 400

@@ -8,6 +8,7 @@ response can never write twice; every loop is bounded by attempts and by a deadl
 from __future__ import annotations
 
 import random
+import socket
 import threading
 import time
 import uuid
@@ -212,3 +213,17 @@ def events_since(app: LedgerApplication, after: int, topics: Iterable[str] = ())
 
 def head(app: LedgerApplication) -> int:
     return app.recorder.max_notification_id() or 0
+
+
+def read_until_closed(sock: socket.socket) -> tuple[bytes, bool]:
+    """Everything a server sends on a raw socket, and whether it closed the connection (False:
+    the socket's timeout ran out first). A reset counts as closed."""
+    reply = b""
+    try:
+        while chunk := sock.recv(65536):
+            reply += chunk
+    except ConnectionResetError:
+        pass
+    except TimeoutError:
+        return reply, False
+    return reply, True

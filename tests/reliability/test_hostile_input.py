@@ -21,7 +21,7 @@ from schemathesis import GenerationMode
 
 from ledger.application import LedgerApplication
 from ledger.domain import EvidenceRef
-from tests.reliability.load import PROBLEM_JSON, head
+from tests.reliability.load import PROBLEM_JSON, head, read_until_closed
 from tests.reliability.seed import SeededSchool, seed_school
 from tests.reliability.server import ApiServer
 
@@ -459,12 +459,8 @@ def test_a_huge_request_head_is_refused_before_it_is_read_whole(hostile) -> None
                     sock.sendall(request)
             except OSError:  # refused and closed while we were still sending
                 pass
-            reply = b""
-            try:
-                while chunk := sock.recv(65536):
-                    reply += chunk
-            except ConnectionResetError:
-                pass
+            reply, closed = read_until_closed(sock)
+        assert closed
         top, _, body = reply.partition(b"\r\n\r\n")
         lines = top.split(b"\r\n")
         types = [
