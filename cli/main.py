@@ -19,6 +19,7 @@ from cli.integrity import integrity
 from cli.projections import projections
 from cli.serve import serve
 from cli.users import users
+from ledger.settings import get_settings
 
 app = typer.Typer(
     name="ledger",
@@ -34,6 +35,17 @@ app.command("serve")(serve)
 app.command("demo")(demo)
 app.add_typer(projections)
 app.add_typer(integrity)
+
+
+@app.callback()
+def _settings_first() -> None:
+    # Every setting is read before any command runs (a bad one: ValidationError, one line and
+    # exit 2 in main()). Commands read them lazily, and with LEDGER_DATABASE_URL set most never
+    # did before writing: `users add` wrote and exited 0, `demo` built a school and then failed.
+    # Help is no use of the settings, so it is answered whatever they hold.
+    # (click has handed the subcommand its arguments by now; the command line still has them.)
+    if "--help" not in sys.argv[1:]:
+        get_settings()
 
 
 def settings_problem(e: ValidationError) -> str:
