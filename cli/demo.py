@@ -28,6 +28,7 @@ from ledger.application import LedgerApplication
 from ledger.domain import Role
 from ledger.errors import LedgerError
 from ledger.settings import get_settings
+from ledger.store import redact
 
 DOCS_URL = "http://127.0.0.1:8000/docs"
 
@@ -48,7 +49,10 @@ def demo(
     with ledger_app(url) as app:
         events = app.position()
         if events and not force:
-            fail(f"the store at {url} is not empty ({events} events); use --force to add a demo")
+            fail(
+                f"the store at {redact(url)} is not empty ({events} events);"
+                " use --force to add a demo"
+            )
         summary = _build(app, size, seed, follow_year=not events)
     _ensure_signing_key()
     print_logins(summary.logins)
