@@ -32,6 +32,37 @@ def two(store_url: str) -> Iterator[tuple[LedgerApplication, LedgerApplication]]
         there.close()
 
 
+def _advisors(app: LedgerApplication, sid: UUID) -> set[UUID]:
+    return {UUID(str(a)) for a in app.student(sid).advisors}
+
+
+def _second_advisor(here: LedgerApplication, local_id: str) -> tuple[School, UUID, UUID]:
+    """A school with one student and a second advisor not yet assigned to them."""
+    school = School.build(here)
+    sid, _login = school.enroll(local_id)
+    return school, sid, UUID(school.person(Role.ADVISOR, "Second advisor").user_id)
+
+
+def _assigned_elsewhere(
+    here: LedgerApplication, there: LedgerApplication, local_id: str
+) -> tuple[School, UUID, UUID]:
+    """``here`` caches the student without the second advisor; ``there`` assigns them."""
+    school, sid, extra = _second_advisor(here, local_id)
+    here.student(sid)
+    there.assign_advisor(school.admin, sid, extra)
+    return school, sid, extra
+
+
+def _unassigned_elsewhere(
+    here: LedgerApplication, there: LedgerApplication, local_id: str
+) -> tuple[School, UUID, UUID]:
+    """``here`` assigns the second advisor (and caches that); ``there`` unassigns them."""
+    school, sid, extra = _second_advisor(here, local_id)
+    here.assign_advisor(school.admin, sid, extra)
+    there.unassign_advisor(school.admin, sid, extra, "moved to another school")
+    return school, sid, extra
+
+
 def test_hours_logged_by_another_process_can_be_verified_here(
     two: tuple[LedgerApplication, LedgerApplication],
 ) -> None:
@@ -60,18 +91,14 @@ def test_an_advisor_assigned_by_another_process_can_be_unassigned_here(
     two: tuple[LedgerApplication, LedgerApplication],
 ) -> None:
     here, there = two
-    school = School.build(here)
-    sid, _login = school.enroll("V2")
-    extra = school.person(Role.ADVISOR, "Second advisor")
-    here.student(sid)  # cached here, without the second advisor
-    there.assign_advisor(school.admin, sid, UUID(extra.user_id))
+    school, sid, extra = _assigned_elsewhere(here, there, "V2")
 
-    here.unassign_advisor(school.admin, sid, UUID(extra.user_id), "moved to another school")
+    here.unassign_advisor(school.admin, sid, extra, "moved to another school")
 
-    assert extra.user_id not in {str(a) for a in there.student(sid).advisors}
+    assert extra not in _advisors(there, sid)
     position = here.position()
     with pytest.raises(StateConflict):  # now it is true: refused, nothing written
-        here.unassign_advisor(school.admin, sid, UUID(extra.user_id), "again")
+        here.unassign_advisor(school.admin, sid, extra, "again")
     assert here.position() == position
 
 
@@ -79,16 +106,12 @@ def test_if_match_with_the_current_version_holds_against_a_stale_cache(
     two: tuple[LedgerApplication, LedgerApplication],
 ) -> None:
     here, there = two
-    school = School.build(here)
-    sid, _login = school.enroll("V3")
-    extra = school.person(Role.ADVISOR, "Second advisor")
-    here.student(sid)
-    there.assign_advisor(school.admin, sid, UUID(extra.user_id))
+    school, sid, extra = _assigned_elsewhere(here, there, "V3")
     current = there.student(sid).version  # the ETag a client was just handed
 
     token = expected_versions.set({sid: frozenset({current})})
     try:
-        here.unassign_advisor(school.admin, sid, UUID(extra.user_id), "moved to another school")
+        here.unassign_advisor(school.admin, sid, extra, "moved to another school")
     finally:
         expected_versions.reset(token)
 
@@ -102,19 +125,15 @@ def test_a_command_that_changes_nothing_on_a_stale_cache_is_decided_again(
     recorder to check its reads against: decided on a stale copy, it answered success and the
     advisor another process had unassigned stayed unassigned (a write lost without a word)."""
     here, there = two
-    school = School.build(here)
-    sid, _login = school.enroll("V4")
-    extra = school.person(Role.ADVISOR, "Second advisor")
-    here.assign_advisor(school.admin, sid, UUID(extra.user_id))  # cached here with the advisor
-    there.unassign_advisor(school.admin, sid, UUID(extra.user_id), "moved to another school")
+    school, sid, extra = _unassigned_elsewhere(here, there, "V4")
 
-    result = here.assign_advisor(school.admin, sid, UUID(extra.user_id))
+    result = here.assign_advisor(school.admin, sid, extra)
 
-    assert extra.user_id in {str(a) for a in there.student(sid).advisors}
+    assert extra in _advisors(there, sid)
     assert result.event_count == 1
     # Assigned already, now truly: nothing is written.
     position = here.position()
-    assert here.assign_advisor(school.admin, sid, UUID(extra.user_id)).event_count == 0
+    assert here.assign_advisor(school.admin, sid, extra).event_count == 0
     assert here.position() == position
 
 
@@ -123,13 +142,9 @@ def test_with_an_idempotency_key_too(two: tuple[LedgerApplication, LedgerApplica
     read: but an aggregate the command returns to be saved, unchanged, was taken for written
     and left out of that check."""
     here, there = two
-    school = School.build(here)
-    sid, _login = school.enroll("V5")
-    extra = school.person(Role.ADVISOR, "Second advisor")
-    here.assign_advisor(school.admin, sid, UUID(extra.user_id))
-    there.unassign_advisor(school.admin, sid, UUID(extra.user_id), "moved to another school")
+    school, sid, extra = _unassigned_elsewhere(here, there, "V5")
 
-    result = here.assign_advisor(school.admin, sid, UUID(extra.user_id), idempotency_key="k-1")
+    result = here.assign_advisor(school.admin, sid, extra, idempotency_key="k-1")
 
-    assert extra.user_id in {str(a) for a in there.student(sid).advisors}
+    assert extra in _advisors(there, sid)
     assert result.event_count == 2  # the assignment and the idempotency record
