@@ -92,6 +92,7 @@ def test_a_bad_setting_is_one_line_naming_it_and_serves_nothing(sqlite_url, tmp_
     cases = {
         "LEDGER_HEAD_TIMEOUT_SECONDS": ["600", "0", "abc"],
         "LEDGER_CHECKPOINT_INTERVAL": ["abc", "0"],
+        "LEDGER_LOG_LEVEL": ["bogus"],
     }
     for name, values in cases.items():
         for value in values:
