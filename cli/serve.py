@@ -8,7 +8,7 @@ import os
 
 import typer
 
-from cli.common import fail
+from cli.common import fail, ledger_app
 from ledger.settings import get_settings
 
 # Our subclass of uvicorn's protocol, httptools' where it is installed (h11 is pure Python: up
@@ -55,6 +55,13 @@ def serve(
         except (ImportError, AttributeError):
             fail("--demo-if-empty needs cli.demo.build_if_empty(database_url)")
         build_if_empty(url)
+    else:
+        # The store opens, or one line says why (as from every other command), before anything
+        # says it serves: a URL that does not parse or a server that does not answer was
+        # "serving the ledger at ...", a traceback from each worker, and exit 3 (0 with
+        # --workers 2).
+        with ledger_app(url):
+            pass
     typer.echo(f"serving the ledger at http://{host}:{port} (docs: http://{host}:{port}/docs)")
     if workers == 1:
         from api import create_app
