@@ -282,17 +282,18 @@ class LedgerApplication(Application):
                     outcome = decide(ctx)
                 _check_expected(a for a in outcome.save if a is not None)
             except LedgerError:
+                if read is not None and read.from_cache and attempt == 0:
+                    # Decided on cached copies that nobody checked (another process may have
+                    # moved them on: a second worker, a second server): a refusal is only
+                    # given once it holds on state loaded from the store. (A concurrent
+                    # request with the same key is looked for then, or its record conflicts.)
+                    continue
                 # A concurrent request with the same key may have committed since we looked:
                 # its outcome, not the refusal its own write now causes, is the answer.
                 if record_id is not None:
                     replay = self._replay(record_id, command, fp)
                     if replay is not None:
                         return replay
-                if checks_reads and attempt == 0:
-                    # Decided on cached copies that nobody checked (another process may have
-                    # moved them on: a second worker, a second server): a refusal is only
-                    # given once it holds on state loaded from the store.
-                    continue
                 raise
             to_save = [a for a in outcome.save if a is not None]
             if record_id is not None:
@@ -306,7 +307,12 @@ class LedgerApplication(Application):
                         result=outcome.value,
                     )
                 )
-            elif checks_reads and attempt == 0 and not any(a.pending_events for a in to_save):
+            elif (
+                read is not None
+                and read.from_cache
+                and attempt == 0
+                and not any(a.pending_events for a in to_save)
+            ):
                 # Nothing to write, so nothing the recorder would check the cached reads
                 # against: "already so" on a stale copy would answer success for a change
                 # another process undid. Decide again on state loaded from the store.

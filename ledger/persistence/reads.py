@@ -11,9 +11,10 @@ fast-forward). So commands now decide on state that is still current when they c
 aggregate they read, not only the ones they write.
 
 A first attempt that commits nothing has nothing checked: one that refuses, or finds there is
-nothing to do, decides again with fast-forward before it answers (``LedgerApplication._run``).
-Another process (a second worker) may have moved the cached copies on, and a refusal or an
-"already so" decided on them is not the store's answer.
+nothing to do, decides again with fast-forward before it answers (``LedgerApplication._run``),
+if it took any copy from the cache. Another process (a second worker) may have moved the cached
+copies on, and a refusal or an "already so" decided on them is not the store's answer; one
+decided only on what it loaded from the store (a 404 is one) is.
 """
 
 from __future__ import annotations
@@ -31,9 +32,17 @@ from eventsourcing.application import AggregateNotFoundError, Repository
 from eventsourcing.persistence import Mapper
 
 
+class Versions(dict[UUID, int]):
+    """The version of each aggregate one attempt of a command read. ``from_cache``: one or more
+    of them was the cache's copy, taken without asking the store; only a decision on those can
+    be stale without the recorder saying so."""
+
+    from_cache = False
+
+
 class _Reads(threading.local):
     # None outside a command whose recorder checks reads: plain repository behaviour.
-    versions: dict[UUID, int] | None = None
+    versions: Versions | None = None
     # True once a command is retried: load through fast-forward, the cache may be stale.
     refresh: bool = False
 
@@ -42,10 +51,10 @@ _reads = _Reads()
 
 
 @contextmanager
-def tracking(enabled: bool, attempt: int) -> Iterator[dict[UUID, int] | None]:
+def tracking(enabled: bool, attempt: int) -> Iterator[Versions | None]:
     """Within one attempt of one command: collects the versions it reads (None if disabled)."""
     outer = (_reads.versions, _reads.refresh)
-    _reads.versions = {} if enabled else None
+    _reads.versions = Versions() if enabled else None
     _reads.refresh = attempt > 0
     try:
         yield _reads.versions
@@ -64,6 +73,7 @@ def get(repository: Repository[Any], aggregate_id: UUID) -> Any:
         else:
             try:
                 agg = _copy_cached(repository, aggregate_id)
+                versions.from_cache = True
             except KeyError:
                 agg = repository.get(aggregate_id)
     except AggregateNotFoundError:
