@@ -791,6 +791,11 @@ class LedgerApplication(Application):
 
         def decide(ctx: CommandContext) -> _Outcome:
             fid = framework_id or uuid4()
+            if framework_id is not None and self.exists(LedgerAggregate, fid):
+                # Else every attempt's insert conflicts, and the twelfth answers "try again".
+                raise StateConflict(
+                    f"a record with id {fid} exists already; a published framework is revised"
+                )
             fw = Framework.publish(ctx, fid, definition)
             return _Outcome([fw], {"id": str(fid), "kind": "framework", "revision": 1})
 
