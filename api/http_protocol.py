@@ -128,6 +128,16 @@ else:
             if self._head_bytes > self._head_limit and not self.transport.is_closing():
                 self._refuse(b"431 Request Header Fields Too Large", _HEAD_TOO_LARGE)
 
+        def on_message_begin(self) -> None:
+            # The parser met a head's first byte. data_received starts the clock for a read in
+            # which a head is awaited; this one also covers a head that begins in the read that
+            # finished the previous request (whose head had stopped the clock), which otherwise
+            # waited for the next read, or got no 408 at all if none came.
+            super().on_message_begin()
+            self._head_seen = True
+            if self._head_timer is None:
+                self._arm_head_timer()
+
         def on_headers_complete(self) -> None:
             self._disarm_head_timer()
             self._head_seen = False
