@@ -21,6 +21,11 @@ HTTP = (
     else "api.http_protocol:ProblemH11Protocol"
 )
 
+# On SIGTERM uvicorn waits for requests in flight to finish, without limit: a client trickling a
+# request body (or holding one open half sent) kept a server running, one or two workers, for as
+# long as it liked. Requests still running this long after the signal are cancelled.
+SHUTDOWN_GRACE_SECONDS = 10
+
 
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
@@ -67,7 +72,14 @@ def serve(
         from api import create_app
 
         api = create_app(url, checkpoint_seconds=10.0)
-        uvicorn.run(api, host=host, port=port, log_level="warning", http=HTTP)
+        uvicorn.run(
+            api,
+            host=host,
+            port=port,
+            log_level="warning",
+            http=HTTP,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        )
         return
     # Worker processes build their app from the environment (uvicorn imports the factory).
     os.environ["LEDGER_DATABASE_URL"] = url
@@ -79,4 +91,5 @@ def serve(
         workers=workers,
         log_level="warning",
         http=HTTP,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
