@@ -80,6 +80,7 @@ def _has_event_table(store) -> bool:
                 "AND table_name = ANY(%s)",
                 (store.postgres_schema or "public", list(_EVENT_TABLES)),
             ).fetchone()
-    except psycopg.Error as e:
+    except (psycopg.Error, UnicodeError) as e:
+        # (UnicodeError: the URL holds bytes that are not UTF-8, which cannot go to libpq.)
         fail(f"cannot reach the ledger at {redact(store.url)}: {type(e).__name__}")
     return found is not None
